@@ -8,12 +8,22 @@
 //! This crate depends on serde, serde_json, thiserror and ipnetwork only, so
 //! any CNI tool can use it without pulling in Kubernetes.
 
+mod args;
 pub mod casefold;
+mod config;
 mod error;
+mod multus_conf;
 pub mod result;
 mod runtime;
 mod version;
 
+pub use args::{CniArgs, K8sArgs};
+pub use config::{DelegateConf, NetConf, NetConfList, is_cni_identifier, validate_network_name};
 pub use error::{CniError, Error, ErrorCode, ToCniError};
+pub use multus_conf::{
+    DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_CONF_DIR, DEFAULT_GLOBAL_NAMESPACE,
+    DEFAULT_LOG_COMPRESS, DEFAULT_LOG_MAX_AGE, DEFAULT_LOG_MAX_BACKUPS, DEFAULT_LOG_MAX_SIZE,
+    DEFAULT_MULTUS_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, LogOptions, MultusConf,
+};
 pub use runtime::{Bandwidth, Capabilities, PortMapping, RuntimeConfig};
 pub use version::{CniVersion, ResultFamily, compare_version_strings};
