@@ -25,5 +25,6 @@ pub use multus_conf::{
     DEFAULT_LOG_COMPRESS, DEFAULT_LOG_MAX_AGE, DEFAULT_LOG_MAX_BACKUPS, DEFAULT_LOG_MAX_SIZE,
     DEFAULT_MULTUS_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, LogOptions, MultusConf,
 };
+pub use result::CniResult;
 pub use runtime::{Bandwidth, Capabilities, PortMapping, RuntimeConfig};
 pub use version::{CniVersion, ResultFamily, compare_version_strings};
