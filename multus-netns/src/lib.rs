@@ -1,0 +1,53 @@
+//! Network namespaces and netlink for Multus (multus-rs).
+//!
+//! * [`NetNs`]: open a network namespace by path (refusing paths that are
+//!   missing or are not namespaces) and get a [`Netlink`] connection bound to
+//!   it — without ever switching the namespace of a tokio worker thread: the
+//!   `NETLINK_ROUTE` socket is created by a short-lived helper thread that
+//!   entered the namespace, then driven by the caller's runtime.
+//! * [`Netlink`]: link queries (exists, index, MAC, MTU), address and route
+//!   listing, and default-route control: remove an interface's default routes,
+//!   add a default route via a gateway (idempotent), apply a
+//!   [`DefaultRouteAction`].
+//! * The `default-route` decision logic as plain data ([`gateway_filters`],
+//!   [`default_route_action`]), the matching rewrite of cached CNI results
+//!   ([`rewrite_default_routes`], [`rewrite_cached_result_file`]), and the
+//!   readiness indicator wait ([`wait_for_readiness_indicator_file`]).
+//!
+//! ```no_run
+//! use multus_netns::{NetNs, default_route_action, gateway_filters};
+//! # async fn f() -> Result<(), multus_netns::Error> {
+//! let gw = "192.0.2.1".parse().unwrap();
+//! // eth0: no default-route key; net1: default-route ["192.0.2.1"].
+//! let requests = vec![None, Some(vec![gw])];
+//! let filters = gateway_filters(&requests)?;
+//! let ns = NetNs::open("/var/run/netns/cni-1234")?;
+//! let nl = ns.netlink().await?;
+//! for (ifname, (filter, req)) in ["eth0", "net1"].iter().zip(filters.iter().zip(&requests)) {
+//!     let action = default_route_action(*filter, req.as_deref(), true);
+//!     nl.apply_default_route_action(ifname, &action).await?;
+//! }
+//! # Ok(()) }
+//! ```
+//!
+//! Linux only.
+
+mod cache;
+mod default_route;
+mod error;
+mod netlink;
+mod netns;
+mod readiness;
+
+pub use cache::{result_has_interfaces_or_ips, rewrite_cached_result_file, rewrite_default_routes};
+pub use default_route::{
+    DefaultRouteAction, GatewayFilter, IpFamily, default_route_action, default_route_actions,
+    family_of, gateway_filters,
+};
+pub use error::Error;
+pub use netlink::{AddressInfo, AppliedDefaultRoutes, LinkInfo, Netlink, RouteInfo};
+pub use netns::NetNs;
+pub use readiness::{
+    READINESS_POLL_INTERVAL, READINESS_TIMEOUT, absolute_clean_path, clean_path,
+    readiness_indicator_exists_now, wait_for_readiness_indicator_file,
+};
