@@ -97,6 +97,11 @@ impl<'de> Deserializer<'de> for FieldNames {
 /// that derives both with `#[serde(remote = "Self")]`.
 ///
 /// Decoding errors name the key path (`logOptions.maxAge: invalid type ...`).
+///
+/// Beware: `remote = "Self"` also leaves serde's case-*sensitive* code as the
+/// inherent functions `Type::deserialize` / `Type::serialize`. Decode through
+/// `serde_json::from_*` or `<Type as Deserialize>::deserialize`, never
+/// `Type::deserialize(..)` directly.
 #[macro_export]
 macro_rules! case_insensitive_serde {
     ($ty:ty) => {

@@ -7,8 +7,9 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::result::CniResult;
 use crate::runtime::null_as_default;
-use crate::{Capabilities, DelegateConf, Error, RuntimeConfig};
+use crate::{Capabilities, CniVersion, DelegateConf, Error, RuntimeConfig};
 
 /// Default `confDir`: where NADs without a config and named networks are looked up.
 pub const DEFAULT_CONF_DIR: &str = "/etc/cni/multus/net.d";
@@ -221,6 +222,15 @@ impl MultusConf {
         } else {
             Vec::new()
         };
+        if let Some(prev) = &raw.prev_result {
+            // Upstream parses it (in the config's version when it has none) and fails the load if it cannot.
+            let version =
+                CniVersion::parse_or_default(raw.cni_version.as_deref().unwrap_or_default())
+                    .unwrap_or(CniVersion::CURRENT);
+            CniResult::from_value(prev.clone(), version)
+                .and_then(|r| r.to_v1())
+                .map_err(|e| Error::MultusConf(format!("could not parse prevResult: {e}")))?;
+        }
         let or = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_owned());
         Ok(Self {
             cni_version: raw.cni_version.unwrap_or_default(),
@@ -426,6 +436,18 @@ mod tests {
         assert_eq!(with("kube-system, foo ,bar"), ["kube-system", "foo", "bar"]);
         assert_eq!(with("a,,b"), ["a", "", "b"]);
         assert_eq!(with("  "), [""]);
+    }
+
+    #[test]
+    fn prev_result_must_parse() {
+        let ok = r#"{"cniVersion":"0.4.0","prevResult":{"cniVersion":"0.4.0","ips":[{"version":"4","address":"10.1.1.2/24"}]},"delegates":[{"type":"b"}]}"#;
+        assert!(load(ok).unwrap().prev_result.is_some());
+        let bad = r#"{"cniVersion":"0.4.0","prevResult":{"ips":[{"address":"nope"}]},"delegates":[{"type":"b"}]}"#;
+        let e = load(bad).unwrap_err().to_string();
+        assert!(
+            e.starts_with("LoadNetConf: could not parse prevResult: "),
+            "{e}"
+        );
     }
 
     #[test]
