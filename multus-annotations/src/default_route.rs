@@ -53,14 +53,6 @@ impl GatewayFilter {
         }
         filter
     }
-
-    /// Whether, after this attachment's ADD, its interface's default routes
-    /// are deleted (all of them, both families — upstream's intended
-    /// behaviour): when it filters a family, or when it requested gateways
-    /// (which are then added as the new default routes).
-    pub fn deletes_default_routes(&self, request: Option<&[IpAddr]>) -> bool {
-        self.filter_v4 || self.filter_v6 || request.is_some_and(|gws| !gws.is_empty())
-    }
 }
 
 /// Whether default-route handling is active: some attachment carries the
@@ -157,7 +149,6 @@ mod tests {
             filter_v6: true,
         };
         assert_eq!(filters, vec![both, both]);
-        assert!(filters[1].deletes_default_routes(nets[1].gateway_request()));
     }
 
     #[test]
@@ -183,8 +174,6 @@ mod tests {
         );
         let filters = gateway_filters([Some(&dual[..]), None]).unwrap().unwrap();
         assert_eq!(filters[0], GatewayFilter::default());
-        assert!(filters[0].deletes_default_routes(Some(&dual)));
-        assert!(!filters[0].deletes_default_routes(None));
     }
 
     #[test]

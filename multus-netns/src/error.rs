@@ -83,9 +83,6 @@ pub enum Error {
         /// The default routes of that family found in the main table.
         existing: String,
     },
-    /// More than one default gateway per family was requested over all attachments.
-    #[error("multus does not support ECMP for default-route")]
-    Ecmp,
     /// A cached result that this crate cannot rewrite (unsupported version,
     /// unexpected shape). The message follows upstream's wording.
     #[error("{0}")]
@@ -145,7 +142,6 @@ impl ToCniError for Error {
             }
             Self::CacheIo { .. } | Self::ReadinessCheck { .. } => ErrorCode::IoFailure,
             Self::CacheJson { .. } | Self::CachedResult(_) => ErrorCode::DecodingFailure,
-            Self::Ecmp => ErrorCode::InvalidNetworkConfig,
             Self::Socket { .. }
             | Self::NoRuntime { .. }
             | Self::LinkNotFound { .. }
@@ -170,7 +166,6 @@ mod tests {
             e.to_cni_error().msg,
             "network namespace \"/run/netns/x\" does not exist"
         );
-        assert_eq!(Error::Ecmp.cni_code(), ErrorCode::InvalidNetworkConfig);
     }
 
     #[test]

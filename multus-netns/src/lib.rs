@@ -9,24 +9,20 @@
 //!   listing, and default-route control: remove an interface's default routes,
 //!   add a default route via a gateway (idempotent), apply a
 //!   [`DefaultRouteAction`].
-//! * The `default-route` decision logic as plain data ([`gateway_filters`],
-//!   [`default_route_action`]), the matching rewrite of cached CNI results
+//! * The `default-route` action after each delegate ADD
+//!   ([`default_route_action`]), the matching rewrite of cached CNI results
 //!   ([`rewrite_default_routes`], [`rewrite_cached_result_file`]), and the
 //!   readiness indicator wait ([`wait_for_readiness_indicator_file`]).
 //!
 //! ```no_run
-//! use multus_netns::{NetNs, default_route_action, gateway_filters};
+//! use multus_netns::{NetNs, default_route_action};
 //! # async fn f() -> Result<(), multus_netns::Error> {
 //! let gw = "192.0.2.1".parse().unwrap();
-//! // eth0: no default-route key; net1: default-route ["192.0.2.1"].
-//! let requests = vec![None, Some(vec![gw])];
-//! let filters = gateway_filters(&requests)?;
+//! // net1 carries `"default-route": ["192.0.2.1"]`: it filters IPv6 only.
+//! let action = default_route_action(false, true, Some(&[gw]), true);
 //! let ns = NetNs::open("/var/run/netns/cni-1234")?;
 //! let nl = ns.netlink().await?;
-//! for (ifname, (filter, req)) in ["eth0", "net1"].iter().zip(filters.iter().zip(&requests)) {
-//!     let action = default_route_action(*filter, req.as_deref(), true);
-//!     nl.apply_default_route_action(ifname, &action).await?;
-//! }
+//! nl.apply_default_route_action("net1", &action).await?;
 //! # Ok(()) }
 //! ```
 //!
@@ -40,10 +36,7 @@ mod netns;
 mod readiness;
 
 pub use cache::{result_has_interfaces_or_ips, rewrite_cached_result_file, rewrite_default_routes};
-pub use default_route::{
-    DefaultRouteAction, GatewayFilter, IpFamily, default_route_action, default_route_actions,
-    family_of, gateway_filters,
-};
+pub use default_route::{DefaultRouteAction, IpFamily, default_route_action, family_of};
 pub use error::Error;
 pub use netlink::{AddressInfo, AppliedDefaultRoutes, LinkInfo, Netlink, RouteInfo};
 pub use netns::NetNs;

@@ -10,7 +10,7 @@ mod common;
 use std::net::IpAddr;
 
 use common::{ETH0_GW4, ETH0_GW6, NET1_GW4, NET1_GW6, TestNs, Topology, privileged};
-use multus_netns::{DefaultRouteAction, Error, IpFamily, NetNs, Netlink, default_route_actions};
+use multus_netns::{DefaultRouteAction, Error, IpFamily, NetNs, Netlink, default_route_action};
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -20,11 +20,25 @@ fn ip(s: &str) -> IpAddr {
 /// applying each delegate's action in order, as the CLI does after each ADD.
 async fn run_flow(nl: &Netlink, net1_request: Option<Vec<IpAddr>>) -> Vec<DefaultRouteAction> {
     let requests = vec![None, net1_request];
-    let actions = default_route_actions(&requests, &[true, true]).unwrap();
+    let actions = actions_for(&requests);
     for (ifname, action) in ["eth0", "net1"].iter().zip(&actions) {
         nl.apply_default_route_action(ifname, action).await.unwrap();
     }
     actions
+}
+
+/// The flags for the whole list (as the CLI computes them, with
+/// multus-annotations), then each delegate's action; both results had IPs.
+fn actions_for(requests: &[Option<Vec<IpAddr>>]) -> Vec<DefaultRouteAction> {
+    let filters =
+        multus_annotations::default_route::gateway_filters(requests.iter().map(|r| r.as_deref()))
+            .unwrap()
+            .unwrap_or_else(|| vec![Default::default(); requests.len()]);
+    filters
+        .iter()
+        .zip(requests)
+        .map(|(f, r)| default_route_action(f.filter_v4, f.filter_v6, r.as_deref(), true))
+        .collect()
 }
 
 fn all_routes(ns: &TestNs) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
@@ -83,7 +97,7 @@ async fn make_net1_default_leaves_one_default_per_family() {
     // Running it twice changes nothing.
     let before = all_routes(&topo.pod);
     let requests = vec![None, Some(vec![ip(NET1_GW4), ip(NET1_GW6)])];
-    let actions = default_route_actions(&requests, &[true, true]).unwrap();
+    let actions = actions_for(&requests);
     for (ifname, action) in ["eth0", "net1"].iter().zip(&actions) {
         let applied = nl.apply_default_route_action(ifname, action).await.unwrap();
         assert!(applied.removed.is_empty(), "{ifname}: {applied:?}");
