@@ -1,0 +1,468 @@
+//! Running one plugin: environment, stdin, stdout/stderr, exit status, timeout.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::process::{ExitStatus, Stdio};
+use std::time::Duration;
+
+use multus_types::{CniError, CniResult, CniVersion};
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+
+use crate::{Error, PluginInfo, RuntimeConf};
+
+/// A CNI command (`CNI_COMMAND`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Command {
+    /// `ADD`: attach.
+    Add,
+    /// `DEL`: detach (best effort, repeatable).
+    Del,
+    /// `CHECK` (0.4.0+): verify an attachment.
+    Check,
+    /// `STATUS` (1.1.0): can the plugin service `ADD`?
+    Status,
+    /// `GC` (1.1.0): clean up everything but the valid attachments.
+    Gc,
+    /// `VERSION`: which spec versions the plugin supports.
+    Version,
+}
+
+impl Command {
+    /// The value of `CNI_COMMAND`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Add => "ADD",
+            Self::Del => "DEL",
+            Self::Check => "CHECK",
+            Self::Status => "STATUS",
+            Self::Gc => "GC",
+            Self::Version => "VERSION",
+        }
+    }
+
+    /// The word libcni uses in `plugin ... failed (<verb>)`.
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Add => "add",
+            Self::Del => "delete",
+            Self::Check => "check",
+            Self::Status => "status",
+            Self::Gc => "gc",
+            Self::Version => "version",
+        }
+    }
+}
+
+impl std::fmt::Display for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The six `CNI_*` variables of one invocation. libcni sets all of them
+/// (empty when unused), appended to the runtime's own environment, which the
+/// plugin inherits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PluginEnv {
+    /// `CNI_COMMAND`.
+    pub command: Command,
+    /// `CNI_CONTAINERID`.
+    pub container_id: String,
+    /// `CNI_NETNS`.
+    pub netns: String,
+    /// `CNI_IFNAME`.
+    pub ifname: String,
+    /// `CNI_ARGS` (`K=V;K2=V2`).
+    pub args: String,
+    /// `CNI_PATH`: the plugin directories joined with `:`.
+    pub path: String,
+}
+
+impl PluginEnv {
+    /// The environment of `command` for an attachment.
+    pub fn new<P: AsRef<Path>>(command: Command, rt: &RuntimeConf, bin_dirs: &[P]) -> Self {
+        Self {
+            command,
+            container_id: rt.container_id.clone(),
+            netns: rt.netns.clone(),
+            ifname: rt.ifname.clone(),
+            args: rt.args.to_string(),
+            path: join_dirs(bin_dirs),
+        }
+    }
+
+    /// The environment of a command that concerns no attachment (`STATUS`,
+    /// `GC`): only `CNI_COMMAND` and `CNI_PATH` have values.
+    pub fn without_attachment<P: AsRef<Path>>(command: Command, bin_dirs: &[P]) -> Self {
+        Self::new(command, &RuntimeConf::default(), bin_dirs)
+    }
+
+    /// The environment of libcni's `VERSION` probe: dummy values for the
+    /// variables old plugin skeletons insist on.
+    pub fn version_probe() -> Self {
+        Self {
+            command: Command::Version,
+            container_id: String::new(),
+            netns: "dummy".into(),
+            ifname: "dummy".into(),
+            args: String::new(),
+            path: "dummy".into(),
+        }
+    }
+
+    /// The variables, in libcni's order.
+    pub fn vars(&self) -> [(&'static str, &str); 6] {
+        [
+            ("CNI_COMMAND", self.command.as_str()),
+            ("CNI_CONTAINERID", &self.container_id),
+            ("CNI_NETNS", &self.netns),
+            ("CNI_ARGS", &self.args),
+            ("CNI_IFNAME", &self.ifname),
+            ("CNI_PATH", &self.path),
+        ]
+    }
+}
+
+fn join_dirs<P: AsRef<Path>>(dirs: &[P]) -> String {
+    dirs.iter()
+        .map(|d| d.as_ref().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(":")
+}
+
+/// How long libcni waits before retrying an exec that failed with "text file busy".
+const TEXT_BUSY_RETRY_DELAY: Duration = Duration::from_secs(1);
+/// How many times libcni retries such an exec.
+const TEXT_BUSY_RETRIES: u32 = 5;
+/// How long to wait for a killed plugin's pipes to close.
+const KILL_GRACE: Duration = Duration::from_millis(500);
+
+/// Runs plugin binaries: the `CNI_*` environment on top of the inherited one,
+/// the config on stdin, stdout and stderr captured, an optional timeout.
+///
+/// Each plugin runs in a process group of its own, so a timeout (or dropping
+/// the future) kills the plugin together with anything it started, such as
+/// an IPAM plugin it delegated to.
+///
+/// Needs a tokio runtime with IO and time enabled (`enable_all()`);
+/// a current-thread runtime is enough.
+#[derive(Debug, Clone)]
+pub struct PluginExec {
+    timeout: Option<Duration>,
+    forward_stderr: bool,
+}
+
+impl Default for PluginExec {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// What a finished plugin printed, and how it exited.
+#[derive(Debug, Clone)]
+pub struct PluginOutput {
+    /// The exit status.
+    pub status: ExitStatus,
+    /// Everything written on stdout.
+    pub stdout: Vec<u8>,
+    /// Everything written on stderr.
+    pub stderr: Vec<u8>,
+}
+
+impl PluginExec {
+    /// No timeout; a successful plugin's stderr is copied to this process's
+    /// stderr (as libcni does).
+    pub fn new() -> Self {
+        Self {
+            timeout: None,
+            forward_stderr: true,
+        }
+    }
+
+    /// Kills a plugin (and its process group) that runs longer than `timeout`;
+    /// `None` waits forever.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Whether a successful plugin's stderr is copied to this process's stderr.
+    #[must_use]
+    pub fn with_forward_stderr(mut self, forward: bool) -> Self {
+        self.forward_stderr = forward;
+        self
+    }
+
+    /// The per-invocation timeout.
+    pub fn timeout(&self) -> Option<Duration> {
+        self.timeout
+    }
+
+    /// Runs `path` with `env` and `stdin`, and returns its stdout when it exits 0.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`], [`Error::Io`], [`Error::Timeout`]; a non-zero exit
+    /// is [`Error::Plugin`] when stdout holds a CNI error object, else
+    /// [`Error::PluginFailed`] with the exit status, stdout and stderr.
+    pub async fn run(&self, path: &Path, stdin: &[u8], env: &PluginEnv) -> Result<Vec<u8>, Error> {
+        let out = self.run_raw(path, stdin, env).await?;
+        if !out.status.success() {
+            return Err(failure(path, out));
+        }
+        if self.forward_stderr && !out.stderr.is_empty() {
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(out.stdout)
+    }
+
+    /// Like [`run`](Self::run), and parses stdout as a result. A result
+    /// without `cniVersion` is read as `config_version`, as libcni does.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), plus [`Error::InvalidResult`] when stdout is
+    /// not a result.
+    pub async fn run_with_result(
+        &self,
+        path: &Path,
+        stdin: &[u8],
+        env: &PluginEnv,
+        config_version: CniVersion,
+    ) -> Result<CniResult, Error> {
+        let stdout = self.run(path, stdin, env).await?;
+        CniResult::parse(&stdout, config_version).map_err(|source| Error::InvalidResult {
+            path: path.to_path_buf(),
+            stdout: String::from_utf8_lossy(&stdout).into_owned(),
+            source,
+        })
+    }
+
+    /// Asks a plugin which versions it supports (libcni's `GetVersionInfo`):
+    /// a plugin that answers `unknown CNI_COMMAND: VERSION` supports 0.1.0 only.
+    ///
+    /// # Errors
+    /// As [`run`](Self::run), plus [`Error::VersionInfo`] for a reply that
+    /// does not decode.
+    pub async fn version_info(&self, path: &Path) -> Result<PluginInfo, Error> {
+        let stdin = format!(r#"{{"cniVersion":"{}"}}"#, CniVersion::CURRENT);
+        match self
+            .run(path, stdin.as_bytes(), &PluginEnv::version_probe())
+            .await
+        {
+            Ok(stdout) => PluginInfo::decode(&stdout).map_err(|reason| Error::VersionInfo {
+                path: path.to_path_buf(),
+                reason,
+            }),
+            Err(Error::Plugin { error, .. })
+                if error.to_string() == "unknown CNI_COMMAND: VERSION" =>
+            {
+                Ok(PluginInfo::new("0.1.0", ["0.1.0"]))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Runs `path` and returns whatever it printed and how it exited, without
+    /// interpreting the exit status.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when it cannot be started (after libcni's retries on
+    /// "text file busy"), [`Error::Io`] when its pipes fail,
+    /// [`Error::Timeout`] when it was killed at the timeout.
+    pub async fn run_raw(
+        &self,
+        path: &Path,
+        stdin: &[u8],
+        env: &PluginEnv,
+    ) -> Result<PluginOutput, Error> {
+        let mut child = spawn(path, env).await?;
+        let mut group = GroupKiller(child.id().and_then(|id| i32::try_from(id).ok()));
+
+        let stdin_pipe = child.stdin.take();
+        let data = stdin.to_vec();
+        let writer = tokio::spawn(async move {
+            if let Some(mut pipe) = stdin_pipe {
+                // A plugin may exit without reading stdin: EPIPE is not an error.
+                let _ = pipe.write_all(&data).await;
+                let _ = pipe.shutdown().await;
+            }
+        });
+        let mut out_reader = tokio::spawn(read_all(child.stdout.take()));
+        let mut err_reader = tokio::spawn(read_all(child.stderr.take()));
+
+        let work = async {
+            let status = child.wait().await;
+            let stdout = (&mut out_reader).await;
+            let stderr = (&mut err_reader).await;
+            (status, stdout, stderr)
+        };
+        let finished = match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, work).await.ok(),
+            None => Some(work.await),
+        };
+        writer.abort();
+
+        let Some((status, stdout, stderr)) = finished else {
+            group.kill();
+            let _ = child.start_kill();
+            let _ = child.wait().await;
+            out_reader.abort();
+            let stderr = match tokio::time::timeout(KILL_GRACE, &mut err_reader).await {
+                Ok(Ok(Ok(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
+                _ => {
+                    err_reader.abort();
+                    String::new()
+                }
+            };
+            return Err(Error::Timeout {
+                path: path.to_path_buf(),
+                timeout: self.timeout.unwrap_or_default(),
+                stderr,
+            });
+        };
+        group.disarm();
+        let io_err = |what, source| Error::Io {
+            path: path.to_path_buf(),
+            what,
+            source,
+        };
+        let status = status.map_err(|e| io_err("waiting for the plugin", e))?;
+        let stdout = joined(stdout).map_err(|e| io_err("reading stdout", e))?;
+        let stderr = joined(stderr).map_err(|e| io_err("reading stderr", e))?;
+        Ok(PluginOutput {
+            status,
+            stdout,
+            stderr,
+        })
+    }
+}
+
+async fn spawn(path: &Path, env: &PluginEnv) -> Result<tokio::process::Child, Error> {
+    let mut attempt = 0;
+    loop {
+        let mut cmd = tokio::process::Command::new(path);
+        cmd.envs(env.vars())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .process_group(0);
+        match cmd.spawn() {
+            Ok(child) => return Ok(child),
+            Err(e)
+                if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < TEXT_BUSY_RETRIES =>
+            {
+                attempt += 1;
+                tokio::time::sleep(TEXT_BUSY_RETRY_DELAY).await;
+            }
+            Err(source) => {
+                return Err(Error::Spawn {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        }
+    }
+}
+
+async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    if let Some(mut pipe) = pipe {
+        pipe.read_to_end(&mut buf).await?;
+    }
+    Ok(buf)
+}
+
+fn joined(r: Result<io::Result<Vec<u8>>, tokio::task::JoinError>) -> io::Result<Vec<u8>> {
+    r.map_err(io::Error::other)?
+}
+
+/// Kills the plugin's process group unless disarmed: on timeout, and when
+/// the future running the plugin is dropped.
+struct GroupKiller(Option<i32>);
+
+impl GroupKiller {
+    fn kill(&mut self) {
+        if let Some(pgid) = self.0.take() {
+            // ESRCH (already gone) is fine.
+            let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for GroupKiller {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// libcni's `pluginErr`: stdout is the CNI error object, else the failure is
+/// described with the exit status, stdout and stderr.
+fn failure(path: &Path, out: PluginOutput) -> Error {
+    let stdout_text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let path: PathBuf = path.to_path_buf();
+    if stdout_text.trim().is_empty() {
+        return Error::PluginFailed {
+            path,
+            status: out.status,
+            stdout: stdout_text,
+            stderr,
+            parse_error: None,
+        };
+    }
+    match serde_json::from_slice::<CniError>(&out.stdout) {
+        Ok(error) => Error::Plugin {
+            path,
+            error: Box::new(error),
+            status: out.status,
+            stderr,
+        },
+        Err(e) => Error::PluginFailed {
+            path,
+            status: out.status,
+            stdout: stdout_text,
+            stderr,
+            parse_error: Some(e.to_string()),
+        },
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_has_all_six_vars_in_libcni_order() {
+        let rt = RuntimeConf::new("c1", "/run/netns/x", "eth0").with_arg("A", "b");
+        let env = PluginEnv::new(Command::Add, &rt, &["/a", "/b"]);
+        assert_eq!(
+            env.vars(),
+            [
+                ("CNI_COMMAND", "ADD"),
+                ("CNI_CONTAINERID", "c1"),
+                ("CNI_NETNS", "/run/netns/x"),
+                ("CNI_ARGS", "A=b"),
+                ("CNI_IFNAME", "eth0"),
+                ("CNI_PATH", "/a:/b"),
+            ]
+        );
+        let gc = PluginEnv::without_attachment(Command::Gc, &["/a"]);
+        assert_eq!(gc.vars()[1], ("CNI_CONTAINERID", ""));
+        assert_eq!(gc.vars()[5], ("CNI_PATH", "/a"));
+        assert_eq!(PluginEnv::version_probe().vars()[2], ("CNI_NETNS", "dummy"));
+    }
+
+    #[test]
+    fn verbs() {
+        assert_eq!(Command::Del.verb(), "delete");
+        assert_eq!(Command::Check.to_string(), "CHECK");
+    }
+}
