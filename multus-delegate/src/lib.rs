@@ -38,6 +38,7 @@ mod error;
 mod exec;
 mod find;
 mod list;
+pub mod multus;
 mod request;
 mod validate;
 mod version;
