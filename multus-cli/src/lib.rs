@@ -1,0 +1,7 @@
+//! The `multus` CNI plugin binary of multus-rs, and the pieces it is made of:
+//! the CNI entry point ([`skel`]), logging ([`logging`]), and the ADD / DEL /
+//! CHECK / STATUS / GC pipelines shared by the thin plugin and, later, the
+//! thick daemon.
+
+pub mod logging;
+pub mod skel;
