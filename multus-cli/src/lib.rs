@@ -3,5 +3,6 @@
 //! CHECK / STATUS / GC pipelines shared by the thin plugin and, later, the
 //! thick daemon.
 
+pub mod entrypoint;
 pub mod logging;
 pub mod skel;
