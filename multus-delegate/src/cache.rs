@@ -225,7 +225,7 @@ fn decode_fields(map: &Map<String, Value>) -> Result<Decoded, String> {
 }
 
 /// Go marshals maps with sorted keys; mirror that for `result` and `capabilityArgs`.
-fn sorted(value: Value) -> Value {
+pub(crate) fn sorted(value: Value) -> Value {
     match value {
         Value::Object(map) => {
             let mut entries: Vec<(String, Value)> = map.into_iter().collect();

@@ -222,6 +222,97 @@ pub enum Error {
         /// The failures, in the order they happened.
         errors: Vec<Error>,
     },
+
+    /// The multus delegate cache (`<cniDir>/<containerID>`) could not be
+    /// written or removed. Nothing has run yet when writing fails.
+    #[error("error saving the delegates to {}: {source}", path.display())]
+    DelegateCacheIo {
+        /// The cache file or directory.
+        path: PathBuf,
+        /// The operating system's error.
+        source: io::Error,
+    },
+
+    /// A delegate cache file exists but cannot be used: unreadable, or not
+    /// a delegate cache. Upstream's `DEL` logs this, deletes nothing,
+    /// leaves the file and reports success; the caller decides
+    /// ([`Error::is_delegate_cache_unusable`]).
+    #[error("failed to load the cached delegates from {}: {reason}", path.display())]
+    DelegateCacheUnusable {
+        /// The cache file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// One delegate of a delegate cache whose config (`Bytes`) is not a
+    /// plugin config or list; the other delegates can still be deleted.
+    #[error("cached delegate {index} ({name:?}): {source}")]
+    CachedDelegateInvalid {
+        /// Its position in the file.
+        index: usize,
+        /// Its `Name` (status name).
+        name: String,
+        /// Why its config is refused.
+        source: multus_types::Error,
+    },
+
+    /// A `mac` or `ips` request that is not a MAC address or an IP address
+    /// (with or without prefix), checked before it goes into `CNI_ARGS`.
+    #[error("DelegateAdd: failed to parse {what} {value:?}")]
+    InvalidRequest {
+        /// `"mac address"` or `"IP address"`.
+        what: &'static str,
+        /// The value requested.
+        value: String,
+    },
+
+    /// An error raised by a caller's hook (interface name check, default
+    /// route change, ...), kept as the caller made it.
+    #[error(transparent)]
+    Hook(Box<dyn std::error::Error + Send + Sync + 'static>),
+
+    /// `ADD` of one delegate of a pod failed (or one of its hooks did). The
+    /// delegates up to and including it were deleted again, in reverse
+    /// order; failures of those `DEL`s are in `rollback_errors`. The text is
+    /// upstream's: `[<ns>/<pod>/<uid>:<net>]: error adding container to network "<net>": <err>`.
+    #[error("[{pod}:{network}]: error adding container to network {network:?}: {source}")]
+    DelegateAdd {
+        /// `<namespace>/<name>/<uid>` of the pod.
+        pod: String,
+        /// The CNI network name of the failing delegate.
+        network: String,
+        /// Its position in the plan.
+        index: usize,
+        /// What failed.
+        source: Box<Error>,
+        /// Errors of the rollback `DEL`s (ignored, as upstream does).
+        rollback_errors: Vec<Error>,
+    },
+
+    /// `DEL` or `CHECK` of one delegate failed; the text is upstream's
+    /// (`DelegateDel: error invoking ConflistDel - "<net>": ...`).
+    #[error("{}", describe_delegate_op(*command, *is_list, network, plugin_type, source))]
+    DelegateOp {
+        /// `DEL` or `CHECK`.
+        command: Command,
+        /// Whether the delegate is a configuration list.
+        is_list: bool,
+        /// The CNI network name.
+        network: String,
+        /// The plugin type (single-plugin delegates).
+        plugin_type: String,
+        /// What failed.
+        source: Box<Error>,
+    },
+
+    /// `DEL` of a pod's delegates: every failure, in the order they happened
+    /// (the `DEL`s go on after an error). Upstream's text: `errors: <e1> / <e2>`.
+    #[error("errors: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join(" / "))]
+    DelegateDel {
+        /// The failures.
+        errors: Vec<Error>,
+    },
 }
 
 impl Error {
@@ -233,6 +324,17 @@ impl Error {
             command,
             source: Box::new(self),
         }
+    }
+
+    /// Wraps an error of a caller's hook.
+    pub fn hook(error: impl Into<Box<dyn std::error::Error + Send + Sync + 'static>>) -> Self {
+        Self::Hook(error.into())
+    }
+
+    /// Whether this is a delegate cache that exists but cannot be used
+    /// (upstream's `DEL` then succeeds without deleting anything).
+    pub fn is_delegate_cache_unusable(&self) -> bool {
+        matches!(self, Self::DelegateCacheUnusable { .. })
     }
 
     /// Puts a sentence of context in front of this error.
@@ -255,7 +357,10 @@ impl Error {
     /// The innermost error, looking through [`Error::PluginStep`] and [`Error::Context`].
     pub fn root(&self) -> &Error {
         match self {
-            Self::PluginStep { source, .. } | Self::Context { source, .. } => source.root(),
+            Self::PluginStep { source, .. }
+            | Self::Context { source, .. }
+            | Self::DelegateAdd { source, .. }
+            | Self::DelegateOp { source, .. } => source.root(),
             other => other,
         }
     }
@@ -312,10 +417,19 @@ impl ToCniError for Error {
             Self::VersionUnsupported { .. } | Self::NoCommonVersion { .. } => {
                 ErrorCode::IncompatibleCniVersion
             }
-            Self::PluginStep { source, .. } | Self::Context { source, .. } => source.cni_code(),
-            Self::Multiple { errors } => errors
+            Self::PluginStep { source, .. }
+            | Self::Context { source, .. }
+            | Self::DelegateAdd { source, .. }
+            | Self::DelegateOp { source, .. } => source.cni_code(),
+            Self::Multiple { errors } | Self::DelegateDel { errors } => errors
                 .first()
                 .map_or(ErrorCode::Internal, ToCniError::cni_code),
+            Self::DelegateCacheIo { .. } | Self::DelegateCacheUnusable { .. } => {
+                ErrorCode::IoFailure
+            }
+            Self::CachedDelegateInvalid { source, .. } => source.cni_code(),
+            Self::InvalidRequest { .. } => ErrorCode::InvalidNetworkConfig,
+            Self::Hook(_) => ErrorCode::Internal,
         }
     }
 }
@@ -332,6 +446,30 @@ fn describe_plugin(plugin_type: &str, network: &str) -> String {
         format!("type={plugin_type:?}")
     } else {
         format!("type={plugin_type:?} name={network:?}")
+    }
+}
+
+/// Upstream's `DelegateDel` / `DelegateCheck` messages.
+fn describe_delegate_op(
+    command: Command,
+    is_list: bool,
+    network: &str,
+    plugin_type: &str,
+    source: &Error,
+) -> String {
+    let op = if command == Command::Check {
+        "Check"
+    } else {
+        "Del"
+    };
+    if is_list {
+        format!(
+            "Delegate{op}: error invoking Conflist{op} - {network:?}: conflist{op}: error in getting result from {op}NetworkList: {source}"
+        )
+    } else {
+        format!(
+            "Delegate{op}: error invoking Delegate{op} - {plugin_type:?}: error in getting result from {op}Network: {source}"
+        )
     }
 }
 

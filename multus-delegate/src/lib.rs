@@ -12,6 +12,9 @@
 //!   [`ResultCache`], libcni's on-disk result cache.
 //!
 //! Nothing here knows about Kubernetes or Multus: any CNI runtime can use it.
+//! The [`multus`] module adds what Multus does with a pod's delegates (the
+//! attachment plan, its runner with rollback, the delegate cache), still
+//! without Kubernetes.
 //!
 //! ```no_run
 //! use multus_delegate::{CniConfig, RuntimeConf};

@@ -45,7 +45,11 @@ pub struct Attachment {
 
 impl Attachment {
     /// An attachment with only a config, an interface name and a status name.
-    pub fn new(conf: DelegateConf, ifname: impl Into<String>, status_name: impl Into<String>) -> Self {
+    pub fn new(
+        conf: DelegateConf,
+        ifname: impl Into<String>,
+        status_name: impl Into<String>,
+    ) -> Self {
         Self {
             conf,
             ifname: ifname.into(),
@@ -66,5 +70,41 @@ impl Attachment {
     /// The CNI network name (list name for lists): what libcni's result cache uses.
     pub fn network_name(&self) -> &str {
         self.conf.name()
+    }
+}
+
+/// Where delegates write device-info files (NPWG device-info spec): the
+/// `CNIDeviceInfoFile` capability argument points into this directory.
+pub const DEVINFO_CNI_DIR: &str = "/var/run/k8s.cni.cncf.io/devinfo/cni";
+
+/// The `CNIDeviceInfoFile` upstream gives a delegate that has a `deviceID`:
+/// `<DEVINFO_CNI_DIR>/<delegateName>-<containerID>_<ifname>`, every `/` of
+/// that file name replaced by `-` (a NAD status name is `<ns>/<name>`).
+///
+/// ```
+/// use multus_delegate::multus::cni_device_info_path;
+/// assert_eq!(
+///     cni_device_info_path("default/sriov-net", "c0ffee", "net1"),
+///     "/var/run/k8s.cni.cncf.io/devinfo/cni/default-sriov-net-c0ffee_net1"
+/// );
+/// ```
+pub fn cni_device_info_path(delegate_name: &str, container_id: &str, ifname: &str) -> String {
+    let file = format!("{delegate_name}-{container_id}_{ifname}").replace('/', "-");
+    format!("{DEVINFO_CNI_DIR}/{file}")
+}
+
+impl Attachment {
+    /// Whether the config is a configuration list (run with the `*_network_list` calls).
+    pub fn is_list(&self) -> bool {
+        matches!(self.conf, DelegateConf::List(_))
+    }
+
+    /// The plugin `type` of a single-plugin config (`""` for lists), as
+    /// upstream names a failing single delegate.
+    pub fn plugin_type(&self) -> &str {
+        match &self.conf {
+            DelegateConf::Single(c) => c.plugin_type(),
+            DelegateConf::List(_) => "",
+        }
     }
 }
