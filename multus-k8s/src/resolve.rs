@@ -1,0 +1,630 @@
+//! Turning a pod and the multus config into the attachment plan: every
+//! delegate the pod gets, in execution order, with interface names,
+//! runtimeConfig, requests and device IDs — before anything runs.
+//!
+//! Order of the plan (upstream `multus.go` ADD and `k8sclient.go`):
+//! 1. **delegates mode** (`delegates`, no `clusterNetwork`): the config's
+//!    delegates, the first being the master. **clusterNetwork mode**: the
+//!    clusterNetwork (master), then each of `defaultNetworks` unless the pod's
+//!    namespace is one of `systemNamespaces` (and only when the pod is
+//!    known).
+//! 2. With a client and a pod: the `v1.multus-cni.io/default-network`
+//!    annotation, if present, must name exactly one network; that NAD
+//!    (namespace defaults to `multusNamespace`, no namespace isolation)
+//!    **replaces** the master, and its `interface`, if any, overrides
+//!    `CNI_IFNAME`.
+//! 3. Then every element of `k8s.v1.cni.cncf.io/networks`, in order.
+//! 4. The auxiliary chain (`auxiliaryCNIChainName`), last.
+//!
+//! Without a client only the config's delegates are planned (annotations
+//! are not read); clusterNetwork mode without a client is an error.
+//!
+//! Everything is read and checked before the plan is returned: both
+//! annotations are parsed and namespace isolation is checked for **every**
+//! element before the first API read, and any failure (a missing NAD, a
+//! broken config, an ECMP default-route request) fails the whole plan. The
+//! only write is the best-effort `Warning NoNetworkFound` event.
+//!
+//! For a DEL without a delegate cache, upstream rebuilds the plan and, when
+//! the pod's annotations cannot be resolved, still deletes the master and
+//! the config's delegates: set
+//! [`ResolveRequest::tolerate_annotation_errors`] for that.
+
+use std::path::Path;
+
+use k8s_openapi::api::core::v1::Pod;
+use multus_annotations::{
+    DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, NetworkSelectionElement, default_route,
+    parse_default_network, parse_networks,
+};
+use multus_delegate::multus::Attachment;
+use multus_types::{DelegateConf, K8sArgs, MultusConf, RuntimeConfig};
+use serde_json::{Map, Value};
+
+use crate::config_edits::{merge_cni_args, spec_config};
+use crate::devices::{DeviceAllocator, ResourceMap, cni_device_info_path, write_device_id};
+use crate::{Error, confdir, events, nad};
+
+/// Everything the resolver needs to know about one CNI call.
+#[derive(Debug, Clone)]
+pub struct ResolveRequest<'a> {
+    /// The multus config.
+    pub conf: &'a MultusConf,
+    /// `K8S_POD_NAMESPACE`.
+    pub pod_namespace: &'a str,
+    /// `K8S_POD_NAME`.
+    pub pod_name: &'a str,
+    /// The pod as read from the API (`None`: unknown, e.g. no client, or DEL
+    /// of a pod that is gone: then only the master and the config's
+    /// delegates are planned).
+    pub pod: Option<&'a Pod>,
+    /// `CNI_CONTAINERID` (for device-info file paths).
+    pub container_id: &'a str,
+    /// `CNI_IFNAME`: the master's interface name.
+    pub ifname: &'a str,
+    /// The runtime's `runtimeConfig` (normally the multus config's own).
+    pub runtime_config: Option<&'a RuntimeConfig>,
+    /// Devices allocated to the pod, per resource name (may be empty).
+    pub resources: &'a ResourceMap,
+    /// DEL without a delegate cache (upstream): when the pod's annotations
+    /// cannot be resolved (parse error, isolation, missing NAD, ECMP), plan
+    /// the master, the config's delegates and defaultNetworks anyway and
+    /// report the problem in [`Plan::warnings`]. Default `false` (ADD: fail).
+    pub tolerate_annotation_errors: bool,
+}
+
+static NO_RESOURCES: ResourceMap = ResourceMap::new();
+
+impl<'a> ResolveRequest<'a> {
+    /// A request for the pod named in `k8s`, with the config's own
+    /// `runtimeConfig`, no pod object and no devices.
+    pub fn new(
+        conf: &'a MultusConf,
+        k8s: &'a K8sArgs,
+        container_id: &'a str,
+        ifname: &'a str,
+    ) -> Self {
+        Self {
+            conf,
+            pod_namespace: &k8s.pod_namespace,
+            pod_name: &k8s.pod_name,
+            pod: None,
+            container_id,
+            ifname,
+            runtime_config: conf.runtime_config.as_ref(),
+            resources: &NO_RESOURCES,
+            tolerate_annotation_errors: false,
+        }
+    }
+
+    /// With the pod read from the API.
+    pub fn with_pod(mut self, pod: Option<&'a Pod>) -> Self {
+        self.pod = pod;
+        self
+    }
+
+    /// With [`ResolveRequest::tolerate_annotation_errors`] set (for DEL).
+    pub fn tolerating_annotation_errors(mut self) -> Self {
+        self.tolerate_annotation_errors = true;
+        self
+    }
+
+    /// With the devices allocated to the pod.
+    pub fn with_resources(mut self, resources: &'a ResourceMap) -> Self {
+        self.resources = resources;
+        self
+    }
+
+    fn pod_id(&self) -> String {
+        format!("{}/{}", self.pod_namespace, self.pod_name)
+    }
+}
+
+/// The resolved plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// The attachments in execution order; the first is the master.
+    pub attachments: Vec<Attachment>,
+    /// Things worth logging that did not stop the plan (a fallback taken, a
+    /// device resource exhausted, the auxiliary chain skipped, an event that
+    /// could not be recorded).
+    pub warnings: Vec<String>,
+}
+
+/// Resolves the plan for one pod; see the module docs.
+///
+/// ```no_run
+/// # async fn demo(client: kube::Client, pod: k8s_openapi::api::core::v1::Pod) -> Result<(), Box<dyn std::error::Error>> {
+/// use multus_k8s::resolve::{resolve, ResolveRequest};
+/// let conf = multus_types::MultusConf::from_bytes(br#"{"name":"multus","type":"multus",
+///     "delegates":[{"cniVersion":"0.3.1","name":"flannel.1","type":"flannel"}]}"#)?;
+/// let args = multus_types::CniArgs::parse("K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-case-01")?.k8s()?;
+/// let request = ResolveRequest::new(&conf, &args, "3f1a...", "eth0").with_pod(Some(&pod));
+/// let plan = resolve(Some(&client), &request).await?;
+/// for a in &plan.attachments {
+///     println!("{} {} master={}", a.ifname, a.status_name, a.master);
+/// }
+/// # Ok(()) }
+/// ```
+pub async fn resolve(
+    client: Option<&kube::Client>,
+    request: &ResolveRequest<'_>,
+) -> Result<Plan, Error> {
+    let mut resolver = Resolver {
+        client,
+        request,
+        pod_id: request.pod_id(),
+        warnings: Vec::new(),
+    };
+    let pending = resolver.pending().await?;
+    let attachments = resolver.finish(pending)?;
+    Ok(Plan {
+        attachments,
+        warnings: resolver.warnings,
+    })
+}
+
+/// A delegate before interface names, runtimeConfig and devices.
+struct Pending {
+    config: Map<String, Value>,
+    status_name: String,
+    element: Option<NetworkSelectionElement>,
+    resource_name: Option<String>,
+}
+
+struct Resolver<'a> {
+    client: Option<&'a kube::Client>,
+    request: &'a ResolveRequest<'a>,
+    pod_id: String,
+    warnings: Vec<String>,
+}
+
+/// The annotations of a pod, parsed and checked.
+struct PodRequests {
+    default_network: Option<NetworkSelectionElement>,
+    networks: Vec<NetworkSelectionElement>,
+}
+
+impl Resolver<'_> {
+    async fn pending(&mut self) -> Result<Vec<Pending>, Error> {
+        let conf = self.request.conf;
+        let requests = match (self.client, self.request.pod) {
+            (Some(_), Some(pod)) => self.tolerate(self.pod_requests(pod))?,
+            _ => None,
+        };
+
+        let mut list = if conf.is_cluster_network_mode() {
+            let Some(client) = self.client else {
+                return Err(Error::NoKubernetesNorDelegates.in_pod(&self.pod_id, None));
+            };
+            self.cluster_networks(client).await?
+        } else {
+            if conf.delegates.is_empty() {
+                return Err(Error::NoKubernetesNorDelegates.in_pod(&self.pod_id, None));
+            }
+            conf.delegates
+                .iter()
+                .map(|d| Pending {
+                    config: d.as_map().clone(),
+                    status_name: d.name().to_owned(),
+                    element: None,
+                    resource_name: None,
+                })
+                .collect()
+        };
+
+        if let (Some(client), Some(requests)) = (self.client, requests) {
+            let resolved = self.annotation_delegates(client, requests).await;
+            if let Some((master, networks)) = self.tolerate(resolved)? {
+                if let Some(master) = master {
+                    match list.first_mut() {
+                        Some(first) => *first = master,
+                        None => list.push(master),
+                    }
+                }
+                list.extend(networks);
+            }
+        }
+
+        if !conf.auxiliary_cni_chain_name.is_empty()
+            && let Some(aux) = self.auxiliary_chain()?
+        {
+            list.push(aux);
+        }
+        Ok(list)
+    }
+
+    /// The default-network NAD (the new master) and the networks NADs.
+    async fn annotation_delegates(
+        &mut self,
+        client: &kube::Client,
+        requests: PodRequests,
+    ) -> Result<(Option<Pending>, Vec<Pending>), Error> {
+        let master = match requests.default_network {
+            Some(element) => Some(self.kubernetes_delegate(client, element).await?),
+            None => None,
+        };
+        let mut networks = Vec::with_capacity(requests.networks.len());
+        for element in requests.networks {
+            networks.push(self.kubernetes_delegate(client, element).await?);
+        }
+        Ok((master, networks))
+    }
+
+    /// `Ok(None)` with a warning instead of an error, when annotation errors
+    /// are tolerated.
+    fn tolerate<T>(&mut self, result: Result<T, Error>) -> Result<Option<T>, Error> {
+        match result {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if self.request.tolerate_annotation_errors => {
+                self.warnings.push(format!("pod networks ignored: {e}"));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Parses both annotations and checks namespace isolation, before any
+    /// API read.
+    fn pod_requests(&self, pod: &Pod) -> Result<PodRequests, Error> {
+        let conf = self.request.conf;
+        let annotations = pod.metadata.annotations.as_ref();
+        let annotation = |key: &str| annotations.and_then(|a| a.get(key));
+        let in_pod = |e: Error| e.in_pod(&self.pod_id, None);
+
+        let default_network = annotation(DEFAULT_NETWORK_ANNOTATION)
+            .map(|value| {
+                parse_default_network(value, &conf.multus_namespace).map_err(|source| {
+                    in_pod(Error::Annotation {
+                        annotation: DEFAULT_NETWORK_ANNOTATION,
+                        source,
+                    })
+                })
+            })
+            .transpose()?;
+        let networks = match annotation(NETWORKS_ANNOTATION) {
+            Some(value) => parse_networks(value, self.request.pod_namespace).map_err(|source| {
+                in_pod(Error::Annotation {
+                    annotation: NETWORKS_ANNOTATION,
+                    source,
+                })
+            })?,
+            None => Vec::new(),
+        };
+        if conf.namespace_isolation {
+            let allowed = conf.effective_global_namespaces();
+            for element in &networks {
+                if element.namespace != self.request.pod_namespace
+                    && !allowed.contains(&element.namespace)
+                {
+                    return Err(Error::NamespaceIsolation {
+                        pod_namespace: self.request.pod_namespace.to_owned(),
+                        target_namespace: element.namespace.clone(),
+                        allowed,
+                    }
+                    .in_pod(&self.pod_id, Some(&network_label(element))));
+                }
+            }
+        }
+        Ok(PodRequests {
+            default_network,
+            networks,
+        })
+    }
+
+    /// clusterNetwork, then defaultNetworks (not for system namespaces, and
+    /// not without a pod).
+    async fn cluster_networks(&mut self, client: &kube::Client) -> Result<Vec<Pending>, Error> {
+        let conf = self.request.conf;
+        let master = self
+            .net_delegate(client, &conf.cluster_network)
+            .await
+            .map_err(|source| {
+                Error::ClusterNetwork {
+                    value: conf.cluster_network.clone(),
+                    namespace: conf.multus_namespace.clone(),
+                    source: Box::new(source),
+                }
+                .in_pod(&self.pod_id, Some(&conf.cluster_network))
+            })?;
+        let mut list = vec![master];
+        let system = conf
+            .system_namespaces
+            .iter()
+            .any(|ns| ns == self.request.pod_namespace);
+        if self.request.pod.is_some() && !system {
+            for value in &conf.default_networks {
+                let delegate = self
+                    .net_delegate(client, value)
+                    .await
+                    .map_err(|e| e.in_pod(&self.pod_id, Some(value)))?;
+                list.push(delegate);
+            }
+        }
+        Ok(list)
+    }
+
+    /// A clusterNetwork/defaultNetworks value (upstream `getNetDelegate`):
+    /// without `/`: the NAD `<multusNamespace>/<value>`, else a config named
+    /// `<value>` in confDir; with `/`: a path (directory or file).
+    async fn net_delegate(&mut self, client: &kube::Client, value: &str) -> Result<Pending, Error> {
+        let conf = self.request.conf;
+        if value.contains('/') {
+            return match confdir::load_path(Path::new(value))? {
+                Some(found) => file_delegate(found.config),
+                None => Err(Error::NetworkNotFound {
+                    value: value.to_owned(),
+                    tried: vec![
+                        "no such file, or a directory without .conf/.conflist files".into(),
+                    ],
+                }),
+            };
+        }
+        let element = NetworkSelectionElement::new(conf.multus_namespace.clone(), value);
+        let nad_error = match self.nad_delegate(client, element).await {
+            Ok(pending) => return Ok(pending),
+            Err(e) => e,
+        };
+        match confdir::find_by_name(Path::new(&conf.conf_dir), value) {
+            Ok(found) => {
+                self.warnings.push(format!(
+                    "network {value}: {nad_error}; using {} instead",
+                    found.path.display()
+                ));
+                file_delegate(found.config)
+            }
+            Err(file_error) => {
+                if let Error::NadGet { .. } = nad_error {
+                    self.record_no_network_found(&nad_error).await;
+                }
+                Err(Error::NetworkNotFound {
+                    value: value.to_owned(),
+                    tried: vec![nad_error.to_string(), file_error.to_string()],
+                })
+            }
+        }
+    }
+
+    /// A NAD from an annotation: read it (recording `NoNetworkFound` when it
+    /// cannot be read) and load its config.
+    async fn kubernetes_delegate(
+        &mut self,
+        client: &kube::Client,
+        element: NetworkSelectionElement,
+    ) -> Result<Pending, Error> {
+        let label = network_label(&element);
+        match self.nad_delegate(client, element).await {
+            Ok(pending) => Ok(pending),
+            Err(e) => {
+                if let Error::NadGet { .. } = e {
+                    self.record_no_network_found(&e).await;
+                }
+                Err(e.in_pod(&self.pod_id, Some(&label)))
+            }
+        }
+    }
+
+    /// Upstream `getKubernetesDelegate` without the event.
+    async fn nad_delegate(
+        &mut self,
+        client: &kube::Client,
+        element: NetworkSelectionElement,
+    ) -> Result<Pending, Error> {
+        let nad = nad::get_nad(client, &element.namespace, &element.name).await?;
+        let mut config = if nad.config().is_empty() {
+            confdir::find_by_name(Path::new(&self.request.conf.conf_dir), &element.name)?.config
+        } else {
+            spec_config(nad.config(), &element.name)?
+        };
+        check_delegate(&config)?;
+        if let Some(cni_args) = &element.cni_args {
+            merge_cni_args(&mut config, cni_args)?;
+        }
+        Ok(Pending {
+            config,
+            status_name: format!("{}/{}", element.namespace, element.name),
+            resource_name: nad.resource_name().map(str::to_owned),
+            element: Some(element),
+        })
+    }
+
+    async fn record_no_network_found(&mut self, error: &Error) {
+        let (Some(client), Some(pod)) = (self.client, self.request.pod) else {
+            return;
+        };
+        let Error::NadGet {
+            namespace,
+            name,
+            reason,
+            ..
+        } = error
+        else {
+            return;
+        };
+        let message = format!(
+            "cannot find a network-attachment-definition ({name}) in namespace ({namespace}): {reason}"
+        );
+        if let Err(e) = events::no_network_found(client, pod, &message).await {
+            self.warnings.push(e.to_string());
+        }
+    }
+
+    /// The auxiliary chain; load problems only skip it, as upstream.
+    fn auxiliary_chain(&mut self) -> Result<Option<Pending>, Error> {
+        let conf = self.request.conf;
+        let name = &conf.auxiliary_cni_chain_name;
+        if !conf.cluster_network.contains('/') {
+            return Err(Error::AuxiliaryChainNotPath {
+                value: conf.cluster_network.clone(),
+            }
+            .in_pod(&self.pod_id, Some(name)));
+        }
+        match confdir::auxiliary_chain(Path::new(&conf.cluster_network), name, &conf.cni_version) {
+            Ok(Some(config)) => Ok(Some(Pending {
+                config,
+                status_name: name.clone(),
+                element: None,
+                resource_name: None,
+            })),
+            Ok(None) => {
+                self.warnings.push(format!(
+                    "auxiliary CNI chain {name}: no plugins found, not added"
+                ));
+                Ok(None)
+            }
+            Err(e) => {
+                self.warnings
+                    .push(format!("auxiliary CNI chain {name} skipped: {e}"));
+                Ok(None)
+            }
+        }
+    }
+
+    /// Interface names, runtimeConfig, devices and default-route flags.
+    fn finish(&mut self, list: Vec<Pending>) -> Result<Vec<Attachment>, Error> {
+        let request = self.request;
+        let filters = default_route::gateway_filters(list.iter().map(|p| {
+            p.element
+                .as_ref()
+                .and_then(NetworkSelectionElement::gateway_request)
+        }))
+        .map_err(|e| Error::Ecmp(e).in_pod(&self.pod_id, None));
+        let filters = self.tolerate(filters)?.flatten();
+        let mut devices = DeviceAllocator::new(request.resources);
+        let mut base = request.runtime_config.cloned().unwrap_or_default();
+        base.cni_device_info_file.clear();
+
+        let mut attachments = Vec::with_capacity(list.len());
+        for (index, pending) in list.into_iter().enumerate() {
+            let Pending {
+                mut config,
+                status_name,
+                element,
+                resource_name,
+            } = pending;
+            let master = index == 0;
+            let element = element.unwrap_or_default();
+            let ifname = if !element.interface.is_empty() {
+                element.interface.clone()
+            } else if master {
+                request.ifname.to_owned()
+            } else {
+                format!("net{index}")
+            };
+
+            let mut device_id = String::new();
+            let mut device_resource = String::new();
+            if let Some(resource) = resource_name {
+                match devices.next(&resource) {
+                    Some(id) => {
+                        write_device_id(&mut config, &id);
+                        device_id = id;
+                        device_resource = resource;
+                    }
+                    None => self.warnings.push(format!(
+                        "network {status_name}: no unused device of resource {resource} is \
+                         allocated to pod {}",
+                        self.pod_id
+                    )),
+                }
+            }
+            if !element.device_id.is_empty() {
+                if device_id.is_empty() {
+                    device_id.clone_from(&element.device_id);
+                } else {
+                    self.warnings.push(format!(
+                        "network {status_name}: deviceID {} of the annotation ignored, device \
+                         {device_id} of resource {device_resource} used",
+                        element.device_id
+                    ));
+                }
+            }
+
+            let mut runtime_config = base.clone();
+            if !master {
+                override_runtime_config(&mut runtime_config, &element, &device_id);
+            }
+            if !runtime_config.device_id.is_empty() {
+                runtime_config.cni_device_info_file =
+                    cni_device_info_path(&status_name, request.container_id, &ifname);
+            }
+
+            let conf = DelegateConf::from_value(Value::Object(config)).map_err(|source| {
+                Error::DelegateLoad { source }.in_pod(&self.pod_id, Some(&status_name))
+            })?;
+            let filter = filters.as_ref().and_then(|f| f.get(index)).copied();
+            attachments.push(Attachment {
+                conf,
+                ifname,
+                status_name,
+                master,
+                runtime_config,
+                mac_request: element.mac,
+                ip_request: element.ips,
+                infiniband_guid_request: element.infiniband_guid,
+                default_route: element.default_route,
+                filter_v4_gateway: filter.is_some_and(|f| f.filter_v4),
+                filter_v6_gateway: filter.is_some_and(|f| f.filter_v6),
+                device_id,
+                resource_name: device_resource,
+            });
+        }
+        Ok(attachments)
+    }
+}
+
+/// A non-master's requests override the runtime's values (upstream
+/// `mergeCNIRuntimeConfig`): portMappings, bandwidth, ips, mac,
+/// infinibandGUID, deviceID.
+fn override_runtime_config(
+    rc: &mut RuntimeConfig,
+    element: &NetworkSelectionElement,
+    device_id: &str,
+) {
+    if !element.port_mappings.is_empty() {
+        rc.port_mappings.clone_from(&element.port_mappings);
+    }
+    if let Some(bandwidth) = &element.bandwidth {
+        rc.bandwidth = Some(bandwidth.clone());
+    }
+    if let Some(ips) = &element.ips {
+        rc.ips.clone_from(ips);
+    }
+    if !element.mac.is_empty() {
+        rc.mac.clone_from(&element.mac);
+    }
+    if !element.infiniband_guid.is_empty() {
+        rc.infiniband_guid.clone_from(&element.infiniband_guid);
+    }
+    if !device_id.is_empty() {
+        device_id.clone_into(&mut rc.device_id);
+    }
+}
+
+/// A delegate from a config file: its status name is its CNI name.
+fn file_delegate(config: Map<String, Value>) -> Result<Pending, Error> {
+    check_delegate(&config)?;
+    let status_name = config
+        .get("name")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Pending {
+        config,
+        status_name,
+        element: None,
+        resource_name: None,
+    })
+}
+
+/// Loads the config as a delegate (single plugin with `type`, else a list).
+fn check_delegate(config: &Map<String, Value>) -> Result<(), Error> {
+    DelegateConf::from_value(Value::Object(config.clone()))
+        .map(drop)
+        .map_err(|source| Error::DelegateLoad { source })
+}
+
+/// `namespace/name` of an element, for error context.
+fn network_label(element: &NetworkSelectionElement) -> String {
+    format!("{}/{}", element.namespace, element.name)
+}
