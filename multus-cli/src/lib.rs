@@ -3,6 +3,11 @@
 //! CHECK / STATUS / GC pipelines shared by the thin plugin and, later, the
 //! thick daemon.
 
+mod error;
+
 pub mod entrypoint;
 pub mod logging;
+pub mod pipeline;
 pub mod skel;
+
+pub use error::Error;

@@ -108,10 +108,8 @@ pub fn log(level: Level, message: &str) {
     if logger.to_stderr {
         let _ = io::stderr().write_all(line.as_bytes());
     }
-    if let Some(file) = logger.file.as_mut() {
-        if let Err(e) = file.write_line(line.as_bytes()) {
-            let _ = writeln!(io::stderr(), "multus logging: cannot write log file: {e}");
-        }
+    if let Some(Err(e)) = logger.file.as_mut().map(|f| f.write_line(line.as_bytes())) {
+        let _ = writeln!(io::stderr(), "multus logging: cannot write log file: {e}");
     }
 }
 

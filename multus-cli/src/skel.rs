@@ -183,13 +183,13 @@ fn check_version(command: Command, version: &str) -> Result<(), CniError> {
         Command::Gc => Some(("1.1.0", "GC")),
         _ => None,
     };
-    if let Some((min, name)) = minimum {
-        if compare_version_strings(effective, min).is_ok_and(|o| o.is_lt()) {
-            return Err(CniError::new(
-                ErrorCode::IncompatibleCniVersion,
-                format!("config version does not allow {name}"),
-            ));
-        }
+    if let Some((min, name)) = minimum
+        && compare_version_strings(effective, min).is_ok_and(|o| o.is_lt())
+    {
+        return Err(CniError::new(
+            ErrorCode::IncompatibleCniVersion,
+            format!("config version does not allow {name}"),
+        ));
     }
     Ok(())
 }

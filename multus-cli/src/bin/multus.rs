@@ -1,1 +1,103 @@
-fn main() {}
+//! `multus`: the thin Multus CNI plugin. The container runtime runs it once
+//! per pod sandbox and operation, with the CNI environment and the multus
+//! config on stdin.
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+
+use multus_cli::skel::{self, Invocation};
+use multus_types::{CniError, ErrorCode, ToCniError};
+
+fn main() -> ExitCode {
+    if let Some(code) = flags() {
+        return code;
+    }
+    let invocation = skel::invocation(
+        |k| std::env::var(k).ok(),
+        || {
+            let mut buf = Vec::new();
+            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
+        },
+    );
+    match invocation {
+        Ok(Invocation::About) => {
+            eprintln!("{}", skel::about_text());
+            ExitCode::SUCCESS
+        }
+        Ok(Invocation::Version) => print_ok(&skel::version_json()),
+        Ok(Invocation::Run(args)) => {
+            if matches!(args.command, skel::Command::Add | skel::Command::Del) {
+                let override_var = std::env::var("CNI_NETNS_OVERRIDE").ok();
+                if let Err(e) = skel::check_not_own_netns(&args.netns, override_var.as_deref()) {
+                    return print_err(&e);
+                }
+            }
+            // One thread: the process lives for one operation, and netlink
+            // work inside the pod's namespace happens on throwaway threads.
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    return print_err(&CniError::new(
+                        ErrorCode::Internal,
+                        format!("tokio runtime: {e}"),
+                    ));
+                }
+            };
+            match runtime.block_on(multus_cli::pipeline::run(&args)) {
+                Ok(Some(out)) => print_ok(&out),
+                Ok(None) => ExitCode::SUCCESS,
+                Err(e) => {
+                    multus_cli::error!("{e}");
+                    print_err(&e.to_cni_error())
+                }
+            }
+        }
+        Err(e) => print_err(&e),
+    }
+}
+
+/// `-v`/`-version` (Go flag spellings, one or two dashes) print the version;
+/// any other flag is a usage error (exit 2), as Go's flag package.
+fn flags() -> Option<ExitCode> {
+    let arg = std::env::args().nth(1)?;
+    match arg.trim_start_matches('-') {
+        _ if !arg.starts_with('-') => None,
+        "v" | "version" | "v=true" | "version=true" => {
+            println!(
+                "multus: version:{}, commit:{}, date:{}",
+                env!("CARGO_PKG_VERSION"),
+                option_env!("MULTUS_COMMIT").unwrap_or("unknown"),
+                option_env!("MULTUS_BUILD_DATE").unwrap_or("unknown"),
+            );
+            Some(ExitCode::SUCCESS)
+        }
+        "h" | "help" => {
+            eprintln!("Usage of multus:\n  -v, -version\n    \tShow application version");
+            Some(ExitCode::SUCCESS)
+        }
+        _ => {
+            eprintln!(
+                "flag provided but not defined: {arg}\nUsage of multus:\n  -v, -version\n    \tShow application version"
+            );
+            Some(ExitCode::from(2))
+        }
+    }
+}
+
+fn print_ok(text: &str) -> ExitCode {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(_) => ExitCode::FAILURE,
+    }
+}
+
+fn print_err(err: &CniError) -> ExitCode {
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(skel::error_json(err).as_bytes());
+    ExitCode::FAILURE
+}

@@ -1,0 +1,124 @@
+//! ADD: resolve the pod's networks, run every delegate with rollback, move
+//! default routes, publish network-status, answer with the master's result.
+
+use multus_delegate::multus::PodContext;
+use multus_k8s::resolve::ResolveRequest;
+use multus_k8s::{PodRetry, StatusWrite};
+use multus_types::result::{CniResult, v1};
+use multus_types::{CniVersion, MultusConf};
+
+use super::hooks::Hooks;
+use super::{Readiness, load_conf, pod_context, runner};
+use crate::skel::CmdArgs;
+use crate::{Error, verbose, warning};
+
+/// Runs ADD and returns the result to print (the master's, in its own version).
+pub async fn add(args: &CmdArgs, readiness: Readiness) -> Result<String, Error> {
+    let conf = load_conf(args)?;
+    let ctx = pod_context(args)?;
+    add_with(args, &conf, &ctx, readiness)
+        .await
+        .map_err(|e| e.in_pod(ctx.pod_label()))
+}
+
+async fn add_with(
+    args: &CmdArgs,
+    conf: &MultusConf,
+    ctx: &PodContext,
+    readiness: Readiness,
+) -> Result<String, Error> {
+    let client = multus_k8s::client::client_for_conf(conf).await?;
+    if !conf.readiness_indicator_file.is_empty() {
+        multus_netns::wait_for_readiness_indicator_file(
+            &conf.readiness_indicator_file,
+            readiness.interval,
+            readiness.timeout,
+        )
+        .await?;
+    }
+    let k8s = &ctx.k8s;
+    let pod = match &client {
+        Some(client) if !k8s.pod_name.is_empty() => {
+            let lookup = multus_k8s::pod::lookup_pod(
+                client,
+                &k8s.pod_namespace,
+                &k8s.pod_name,
+                &k8s.pod_uid,
+                PodRetry::THIN,
+            )
+            .await?;
+            match lookup.for_add()? {
+                Some(pod) => Some(pod),
+                None => {
+                    // As upstream: the pod is already gone, nothing to attach.
+                    verbose!(
+                        "pod {}/{} not found: returning an empty result",
+                        k8s.pod_namespace,
+                        k8s.pod_name
+                    );
+                    return empty_result(conf, args);
+                }
+            }
+        }
+        _ => None,
+    };
+
+    let request =
+        ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname).with_pod(pod.as_ref());
+    let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
+    for w in &plan.warnings {
+        warning!("{w}");
+    }
+
+    let runner = runner(conf, args);
+    let mut hooks = Hooks::new(ctx, client.as_ref(), pod.as_ref(), runner.cni().cache());
+    let outcome = runner.add(ctx, &plan.attachments, &mut hooks).await?;
+
+    if let (Some(client), Some(_)) = (&client, &pod) {
+        let written = multus_k8s::write_network_status(
+            client,
+            &k8s.pod_namespace,
+            &k8s.pod_name,
+            &k8s.pod_uid,
+            &hooks.statuses,
+        )
+        .await?;
+        if written == StatusWrite::PodGone {
+            verbose!(
+                "pod {}/{} was deleted before its network-status was written",
+                k8s.pod_namespace,
+                k8s.pod_name
+            );
+        }
+    }
+    let master = outcome
+        .master_result()
+        .ok_or_else(|| multus_types::Error::Result("no result from the master delegate".into()))?;
+    Ok(master.to_json_string()?)
+}
+
+/// The answer to an ADD for a pod that no longer exists, as upstream gives
+/// it: one interface (`CNI_IFNAME` in the netns) and the address `0.0.0.0/0`
+/// with gateway `0.0.0.0`, in the multus config's version.
+pub fn empty_result(conf: &MultusConf, args: &CmdArgs) -> Result<String, Error> {
+    let version = CniVersion::parse_or_default(&conf.cni_version)?;
+    let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
+    let result = v1::Result {
+        cni_version: CniVersion::V1_1_0,
+        interfaces: vec![v1::Interface {
+            name: args.ifname.clone(),
+            sandbox: args.netns.clone(),
+            ..v1::Interface::default()
+        }],
+        ips: vec![v1::IpConfig {
+            interface: None,
+            address: ipnetwork::IpNetwork::new(unspecified, 0)
+                .map_err(|e| multus_types::Error::Result(e.to_string()))?,
+            gateway: Some(unspecified),
+        }],
+        ..v1::Result::default()
+    };
+    Ok(CniResult::V1(result)
+        .convert_to(version)?
+        .to_json_string()?)
+}

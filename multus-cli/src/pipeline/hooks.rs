@@ -1,0 +1,163 @@
+//! The work multus does around each delegate of an ADD, plugged into the
+//! runner: the interface-name check and, after each success, default-route
+//! changes, the `AddedInterface` event and the network-status entries.
+
+use k8s_openapi::api::core::v1::Pod;
+use multus_annotations::{DeviceInfo, NetworkStatus};
+use multus_delegate::ResultCache;
+use multus_delegate::multus::{AddHooks, DelegateStep, PodContext};
+use multus_netns::{NetNs, Netlink, default_route_action, rewrite_cached_result_file};
+use multus_types::result::CniResult;
+
+use crate::{Error, debug, warning};
+
+type HookResult = Result<(), multus_delegate::Error>;
+
+/// Where the device plugin leaves a device's info, for delegates that do not write their own.
+const DEVINFO_DP_DIR: &str = "/var/run/k8s.cni.cncf.io/devinfo/dp";
+
+pub(super) struct Hooks<'a> {
+    ctx: &'a PodContext,
+    client: Option<&'a kube::Client>,
+    pod: Option<&'a Pod>,
+    results: &'a ResultCache,
+    netlink: Option<Netlink>,
+    /// The network-status entries of every delegate so far, in order.
+    pub statuses: Vec<NetworkStatus>,
+}
+
+impl<'a> Hooks<'a> {
+    pub(super) fn new(
+        ctx: &'a PodContext,
+        client: Option<&'a kube::Client>,
+        pod: Option<&'a Pod>,
+        results: &'a ResultCache,
+    ) -> Self {
+        Self {
+            ctx,
+            client,
+            pod,
+            results,
+            netlink: None,
+            statuses: Vec::new(),
+        }
+    }
+
+    /// One netlink connection into the pod's namespace, opened on first use.
+    async fn netlink(&mut self) -> Result<&Netlink, Error> {
+        let nl = match self.netlink.take() {
+            Some(nl) => nl,
+            None => NetNs::open(&self.ctx.netns)?.netlink().await?,
+        };
+        Ok(self.netlink.insert(nl))
+    }
+
+    async fn check_ifname(&mut self, step: &DelegateStep<'_>) -> Result<(), Error> {
+        let ifname = &step.attachment.ifname;
+        if self.netlink().await?.link_exists(ifname).await? {
+            return Err(Error::IfnameTaken(ifname.clone()));
+        }
+        copy_device_plugin_info(step);
+        Ok(())
+    }
+
+    async fn after(&mut self, step: &DelegateStep<'_>, result: &CniResult) -> Result<(), Error> {
+        let a = step.attachment;
+        let v1 = result.to_v1()?;
+        let has_interfaces_or_ips = !v1.interfaces.is_empty() || !v1.ips.is_empty();
+        let action = default_route_action(
+            a.filter_v4_gateway,
+            a.filter_v6_gateway,
+            a.default_route.as_deref(),
+            has_interfaces_or_ips,
+        );
+        if !action.is_noop() {
+            let applied = self
+                .netlink()
+                .await?
+                .apply_default_route_action(&a.ifname, &action)
+                .await?;
+            debug!("default routes of {}: {applied:?}", a.ifname);
+            let cached = self
+                .results
+                .path(a.network_name(), &self.ctx.container_id, &a.ifname)?;
+            rewrite_cached_result_file(&cached, action.remove_v4, action.remove_v6, &action.add)?;
+        }
+        if let (Some(client), Some(pod)) = (self.client, self.pod) {
+            if let Err(e) =
+                multus_k8s::events::added_interface(client, pod, &a.ifname, &v1, &a.status_name)
+                    .await
+            {
+                warning!("{e}");
+            }
+            let device_info = read_device_info(&a.runtime_config.cni_device_info_file);
+            self.statuses.extend(NetworkStatus::from_result(
+                &v1,
+                &a.status_name,
+                a.master,
+                device_info,
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl AddHooks for Hooks<'_> {
+    async fn before_add(&mut self, step: &DelegateStep<'_>) -> HookResult {
+        self.check_ifname(step)
+            .await
+            .map_err(multus_delegate::Error::hook)
+    }
+
+    async fn after_add(&mut self, step: &DelegateStep<'_>, result: &CniResult) -> HookResult {
+        self.after(step, result)
+            .await
+            .map_err(multus_delegate::Error::hook)
+    }
+
+    fn rollback_failed(&mut self, step: &DelegateStep<'_>, error: &multus_delegate::Error) {
+        warning!(
+            "rollback of {} ({}) failed: {error}",
+            step.attachment.status_name,
+            step.attachment.ifname
+        );
+    }
+}
+
+/// As upstream: when a device came from a device plugin, its info file is
+/// copied to where the delegate's `CNIDeviceInfoFile` points, if it exists.
+fn copy_device_plugin_info(step: &DelegateStep<'_>) {
+    let a = step.attachment;
+    let target = &a.runtime_config.cni_device_info_file;
+    if a.device_id.is_empty() || a.resource_name.is_empty() || target.is_empty() {
+        return;
+    }
+    let name = format!("{}-{}-device.json", a.resource_name, a.device_id).replace('/', "-");
+    let source = std::path::Path::new(DEVINFO_DP_DIR).join(name);
+    if source.exists() {
+        if let Some(dir) = std::path::Path::new(target).parent() {
+            let _ = std::fs::create_dir_all(dir);
+        }
+        if let Err(e) = std::fs::copy(&source, target) {
+            warning!(
+                "cannot copy device info {} to {target}: {e}",
+                source.display()
+            );
+        }
+    }
+}
+
+/// The device-info file a delegate wrote, if any (a bad file is logged and skipped).
+fn read_device_info(path: &str) -> Option<DeviceInfo> {
+    if path.is_empty() {
+        return None;
+    }
+    let bytes = std::fs::read(path).ok()?;
+    match serde_json::from_slice(&bytes) {
+        Ok(info) => Some(info),
+        Err(e) => {
+            warning!("device info {path}: {e}");
+            None
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! STATUS and GC: asked of the master delegate only, as upstream.
+
+use multus_delegate::GcAttachment;
+use multus_k8s::resolve::ResolveRequest;
+use multus_types::{CniVersion, DelegateConf, K8sArgs, MultusConf, NetConfList};
+
+use super::{Readiness, load_conf, runner};
+use crate::Error;
+use crate::skel::CmdArgs;
+
+/// STATUS: waits for the readiness indicator, then asks the master network's
+/// plugins (a single plugin, or a list older than 1.1.0, is ready by definition).
+pub async fn status(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
+    let conf = load_conf(args)?;
+    let Some(list) = master_list(&conf, readiness).await? else {
+        return Ok(());
+    };
+    if list.cni_version()? < CniVersion::V1_1_0 {
+        return Ok(());
+    }
+    Ok(runner(&conf, args).cni().status_network_list(&list).await?)
+}
+
+/// GC: every attachment in `<cniDir>/results` counts as valid (multus does
+/// not know which of its pods are gone), so the master's plugins only drop
+/// what no cached attachment uses.
+pub async fn gc(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
+    let conf = load_conf(args)?;
+    let list = match master_list(&conf, readiness).await? {
+        Some(list) => list,
+        None => return Ok(()),
+    };
+    let runner = runner(&conf, args);
+    let valid: Vec<GcAttachment> = runner
+        .cni()
+        .cached_attachments(None)?
+        .into_iter()
+        .map(|e| GcAttachment {
+            container_id: e.container_id,
+            ifname: e.ifname,
+        })
+        .collect();
+    Ok(runner.cni().gc_network_list(&list, Some(&valid)).await?)
+}
+
+/// The master network as a list (a single plugin wrapped), after the
+/// readiness wait; `None` for a single plugin on STATUS-less versions.
+async fn master_list(
+    conf: &MultusConf,
+    readiness: Readiness,
+) -> Result<Option<NetConfList>, Error> {
+    if !conf.readiness_indicator_file.is_empty() {
+        multus_netns::wait_for_readiness_indicator_file(
+            &conf.readiness_indicator_file,
+            readiness.interval,
+            readiness.timeout,
+        )
+        .await?;
+    }
+    let client = if conf.is_cluster_network_mode() {
+        multus_k8s::client::client_for_conf(conf).await?
+    } else {
+        None
+    };
+    let no_pod = K8sArgs::default();
+    let request = ResolveRequest::new(conf, &no_pod, "", "");
+    let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
+    Ok(match plan.attachments.into_iter().next().map(|a| a.conf) {
+        Some(DelegateConf::List(list)) => Some(list),
+        Some(DelegateConf::Single(conf)) => Some(NetConfList::from_conf(conf)?),
+        None => None,
+    })
+}
