@@ -1,45 +1,135 @@
 #!/usr/bin/env bash
-# The main job, for now: parse the networks annotations of the user guide's
-# example pods (pod-case-01 .. pod-case-06, samplepod) and the guide's multus
-# config, the way multus reads them. A later stage replaces this with the full
-# plugin demo in a real network namespace.
+# The main job: the user guide's pod-case-06 story through the real `multus`
+# binary. A stand-in Kubernetes API server serves the guide's NADs and pod
+# (examples/guide/*.yaml); the default network is bridge + host-local (the
+# guide's flannel is not available here), the macvlan attachments hang off a
+# veth created for the demo instead of the guide's eth1. Prints the pod
+# namespace's `ip -d address` and the network-status annotation, then DELs
+# and removes everything it created. Run as root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-cargo build -q --examples
-
-run() {
-    local pod=$1 ns=$2 value=$3
-    printf '\n== %s (namespace %s)\n   k8s.v1.cni.cncf.io/networks: %s\n' "$pod" "$ns" "$value"
-    cargo run -q --example parse-annotation -- --namespace "$ns" "$value"
-}
-
-run pod-case-01 default 'macvlan-conf-1, macvlan-conf-2'
-run pod-case-02 default 'testns1/macvlan-conf-3'
-run pod-case-03 default 'macvlan-conf-1@macvlan1'
-run pod-case-04 default '[
-  { "name" : "macvlan-conf-1" },
-  { "name" : "macvlan-conf-2" }
-]'
-run pod-case-05 default '[
-  { "name" : "macvlan-conf-1",
-    "namespace": "testns1" }
-]'
-run pod-case-06 default '[
-  { "name" : "macvlan-conf-1",
-    "interface": "macvlan1" },
-  { "name" : "macvlan-conf-2" }
-]'
-run samplepod default '[{
-  "name": "macvlan-conf",
-  "default-route": ["192.168.2.1"]
-}]'
-
-printf '\n== a bad annotation is refused with the reason\n'
-if cargo run -q --example parse-annotation -- --namespace default 'Macvlan_Conf'; then
-    echo "expected an error" >&2
+if [ "$(id -u)" != 0 ]; then
+    echo "run as root: the demo creates a network namespace and links" >&2
     exit 1
 fi
+if [ ! -x /usr/lib/cni/bridge ] || ! command -v ip >/dev/null; then
+    echo "== installing containernetworking-plugins and iproute2"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq containernetworking-plugins iproute2 >/dev/null
+fi
 
-printf '\n== the guide'"'"'s 00-multus.conf, effective values\n'
-cargo run -q --example parse-config -- examples/guide/00-multus.conf
+echo "== building multus and the stand-in API server"
+cargo build -q --locked -p multus-cli --bin multus -p multus-testsupport --bin stand-in-apiserver
+bin=target/debug
+
+tag=$(printf '%04x' $((RANDOM % 65536)))
+netns=mrs-demo-$tag
+master=mrsdm$tag       # stands in for the guide's eth1
+bridge=mrsdb$tag       # the default network's bridge
+work=$(mktemp -d /tmp/multus-demo.XXXXXX)
+container=demo$tag
+apiserver_pid=
+added=
+
+cleanup() {
+    set +e
+    if [ -n "$added" ]; then
+        cni DEL >/dev/null 2>&1
+    fi
+    [ -n "$apiserver_pid" ] && kill "$apiserver_pid" 2>/dev/null && wait "$apiserver_pid" 2>/dev/null
+    ip netns del "$netns" 2>/dev/null
+    ip link del "$master" 2>/dev/null
+    ip link del "$bridge" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# The guide's manifests, with the demo's master link and a private IPAM store.
+mkdir -p "$work/manifests" "$work/net.d"
+for f in nad-macvlan-conf-1.yaml nad-macvlan-conf-2.yaml pod-case-06.yaml; do
+    sed -e "s/\"master\": \"eth1\"/\"master\": \"$master\"/" \
+        -e "s|\"type\": \"host-local\",|\"type\": \"host-local\", \"dataDir\": \"$work/ipam\",|" \
+        "examples/guide/$f" >"$work/manifests/$f"
+done
+# macvlan-conf-2 has no spec.config: multus finds it by name in confDir.
+sed -e "s/\"master\": \"eth1\"/\"master\": \"$master\"/" \
+    -e "s|\"type\": \"host-local\",|\"type\": \"host-local\", \"dataDir\": \"$work/ipam\",|" \
+    examples/guide/macvlan2.conf >"$work/net.d/macvlan2.conf"
+
+ip link add "$master" type veth peer name "${master}p"
+ip link set "$master" up
+ip link set "${master}p" up
+ip netns add "$netns"
+
+echo "== starting the stand-in API server with the guide's NADs and pod-case-06"
+"$bin/stand-in-apiserver" --kubeconfig-out "$work/kubeconfig" --load "$work"/manifests/*.yaml >"$work/apiserver.out" 2>"$work/apiserver.err" &
+apiserver_pid=$!
+for _ in $(seq 100); do
+    grep -q '^listening on ' "$work/apiserver.out" 2>/dev/null && break
+    sleep 0.05
+done
+url=$(sed -n 's/^listening on //p' "$work/apiserver.out")
+[ -n "$url" ] || { cat "$work/apiserver.err" >&2; exit 1; }
+echo "   $url"
+
+pod_json() {
+    python3 - "$url" <<'PY'
+import json, sys, urllib.request
+with urllib.request.urlopen(sys.argv[1] + "/api/v1/namespaces/default/pods/pod-case-06") as r:
+    print(json.dumps(json.load(r)))
+PY
+}
+uid=$(pod_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["uid"])')
+
+cat >"$work/00-multus.conf" <<CONF
+{
+  "cniVersion": "0.3.1",
+  "name": "multus-cni-network",
+  "type": "multus",
+  "kubeconfig": "$work/kubeconfig",
+  "confDir": "$work/net.d",
+  "cniDir": "$work/cni",
+  "binDir": "/usr/lib/cni",
+  "delegates": [
+    {
+      "cniVersion": "0.3.1",
+      "name": "default-network",
+      "type": "bridge",
+      "bridge": "$bridge",
+      "isGateway": true,
+      "ipam": {
+        "type": "host-local",
+        "dataDir": "$work/ipam",
+        "subnet": "10.244.2.0/24",
+        "routes": [ { "dst": "0.0.0.0/0" } ]
+      }
+    }
+  ]
+}
+CONF
+
+cni() {
+    CNI_COMMAND=$1 CNI_CONTAINERID=$container CNI_NETNS=/var/run/netns/$netns CNI_IFNAME=eth0 \
+        CNI_PATH=/usr/lib/cni \
+        CNI_ARGS="IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=pod-case-06;K8S_POD_INFRA_CONTAINER_ID=$container;K8S_POD_UID=$uid" \
+        "$bin/multus" <"$work/00-multus.conf"
+}
+
+echo
+echo "== CNI ADD through multus (networks: macvlan-conf-1 as macvlan1, macvlan-conf-2)"
+added=1
+cni ADD
+echo
+echo
+echo "== ip -d address in the pod's network namespace"
+ip -n "$netns" -d address
+echo
+echo "== k8s.v1.cni.cncf.io/network-status of pod-case-06"
+pod_json | python3 -c 'import json,sys; print(json.load(sys.stdin)["metadata"]["annotations"]["k8s.v1.cni.cncf.io/network-status"])'
+echo
+echo "== CNI DEL"
+cni DEL
+added=
+echo "   links left in the namespace: $(ip -n "$netns" -o link | awk -F': ' '{print $2}' | tr '\n' ' ')"
+echo "   multus caches left: $(find "$work/cni" -type f | wc -l), IP reservations left: $(find "$work/ipam" -type f -name '[0-9]*' | wc -l)"
