@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Parse the networks annotations of the user guide's
-# example pods (pod-case-01 .. pod-case-06, samplepod) and the guide's multus
-# config, the way multus reads them. A later stage replaces this with the full
-# plugin demo in a real network namespace.
+# Parses the networks annotations of the user guide's example pods
+# (pod-case-01 .. pod-case-06, samplepod) and the guide's multus config the
+# way multus reads them, with the parse-annotation and parse-config examples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
