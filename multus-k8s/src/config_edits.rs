@@ -4,6 +4,7 @@
 //!
 //! Configs stay JSON objects with their key order and unknown keys.
 
+use multus_types::json_kind;
 use serde_json::{Map, Value};
 
 use crate::Error;
@@ -27,7 +28,7 @@ pub fn spec_config(config: &str, nad_name: &str) -> Result<Map<String, Value>, E
     })?;
     let Value::Object(mut map) = value else {
         return Err(Error::SpecConfig {
-            reason: format!("expected a JSON object, got {}", kind(&value)),
+            reason: format!("expected a JSON object, got {}", json_kind(&value)),
         });
     };
     let nameless = match map.get("name") {
@@ -104,19 +105,8 @@ fn object_entry<'m>(
     match slot {
         Value::Object(obj) => Ok(obj),
         other => Err(Error::CniArgs {
-            reason: format!("{path} is {}, not an object", kind(other)),
+            reason: format!("{path} is {}, not an object", json_kind(other)),
         }),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
     }
 }
 

@@ -162,7 +162,7 @@ mod tests {
 
     #[test]
     fn records_field_names() {
-        let names = field_names(|de| Sample::deserialize(de));
+        let names = field_names(Sample::deserialize);
         assert_eq!(names, ["binDir", "readinessindicatorfile", "flag"]);
     }
 

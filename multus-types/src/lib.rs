@@ -18,7 +18,9 @@ mod runtime;
 mod version;
 
 pub use args::{CniArgs, K8sArgs};
-pub use config::{DelegateConf, NetConf, NetConfList, is_cni_identifier, validate_network_name};
+pub use config::{
+    DelegateConf, NetConf, NetConfList, is_cni_identifier, json_kind, validate_network_name,
+};
 pub use error::{CniError, Error, ErrorCode, ToCniError};
 pub use multus_conf::{
     DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_CONF_DIR, DEFAULT_GLOBAL_NAMESPACE,

@@ -28,14 +28,7 @@ async fn add_with(
     readiness: Readiness,
 ) -> Result<String, Error> {
     let client = multus_k8s::client::client_for_conf(conf).await?;
-    if !conf.readiness_indicator_file.is_empty() {
-        multus_netns::wait_for_readiness_indicator_file(
-            &conf.readiness_indicator_file,
-            readiness.interval,
-            readiness.timeout,
-        )
-        .await?;
-    }
+    readiness.wait(conf).await?;
     let k8s = &ctx.k8s;
     let pod = match &client {
         Some(client) if !k8s.pod_name.is_empty() => {

@@ -39,6 +39,22 @@ impl Default for Readiness {
     }
 }
 
+impl Readiness {
+    /// Waits for the config's readiness indicator file, if it names one.
+    async fn wait(self, conf: &MultusConf) -> Result<(), Error> {
+        if conf.readiness_indicator_file.is_empty() {
+            return Ok(());
+        }
+        multus_netns::wait_for_readiness_indicator_file(
+            &conf.readiness_indicator_file,
+            self.interval,
+            self.timeout,
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 /// Runs one operation; `Ok(Some(text))` is printed on stdout.
 pub async fn run(args: &CmdArgs) -> Result<Option<String>, Error> {
     match args.command {

@@ -49,14 +49,7 @@ async fn master_list(
     conf: &MultusConf,
     readiness: Readiness,
 ) -> Result<Option<NetConfList>, Error> {
-    if !conf.readiness_indicator_file.is_empty() {
-        multus_netns::wait_for_readiness_indicator_file(
-            &conf.readiness_indicator_file,
-            readiness.interval,
-            readiness.timeout,
-        )
-        .await?;
-    }
+    readiness.wait(conf).await?;
     let client = if conf.is_cluster_network_mode() {
         multus_k8s::client::client_for_conf(conf).await?
     } else {

@@ -57,6 +57,7 @@ use std::net::IpAddr;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use multus_types::json_kind;
 use multus_types::{DEFAULT_CNI_DIR, DelegateConf, NetConf, NetConfList, RuntimeConfig, casefold};
 use serde_json::{Map, Value};
 
@@ -589,7 +590,7 @@ fn decode_entries(bytes: &[u8]) -> Result<Vec<Entry>, String> {
     let Value::Array(items) = value else {
         return Err(format!(
             "expected a JSON array of delegates, found {}",
-            kind(&value)
+            json_kind(&value)
         ));
     };
     items
@@ -601,18 +602,26 @@ fn decode_entries(bytes: &[u8]) -> Result<Vec<Entry>, String> {
 
 fn decode_entry(item: Value) -> Result<Entry, String> {
     let Value::Object(map) = item else {
-        return Err(format!("expected an object, found {}", kind(&item)));
+        return Err(format!("expected an object, found {}", json_kind(&item)));
     };
     let map = casefold::fold_keys(map, &ENTRY_FIELDS);
     let string = |key: &str| string_field(&map, key);
     let flag = |key: &str| match map.get(key) {
         None | Some(Value::Null) => Ok(false),
         Some(Value::Bool(b)) => Ok(*b),
-        Some(other) => Err(format!("{key}: expected a boolean, found {}", kind(other))),
+        Some(other) => Err(format!(
+            "{key}: expected a boolean, found {}",
+            json_kind(other)
+        )),
     };
     match map.get("Conf") {
         None | Some(Value::Null | Value::Object(_)) => {}
-        Some(other) => return Err(format!("Conf: expected an object, found {}", kind(other))),
+        Some(other) => {
+            return Err(format!(
+                "Conf: expected an object, found {}",
+                json_kind(other)
+            ));
+        }
     }
     let is_list = match map.get("ConfList") {
         None | Some(Value::Null) => false,
@@ -624,7 +633,7 @@ fn decode_entry(item: Value) -> Result<Entry, String> {
                 Some(other) => {
                     return Err(format!(
                         "ConfList.plugins: expected a list, found {}",
-                        kind(other)
+                        json_kind(other)
                     ));
                 }
             }
@@ -632,7 +641,7 @@ fn decode_entry(item: Value) -> Result<Entry, String> {
         Some(other) => {
             return Err(format!(
                 "ConfList: expected an object, found {}",
-                kind(other)
+                json_kind(other)
             ));
         }
     };
@@ -681,7 +690,7 @@ fn legacy_list(value: &Value) -> Result<Option<Value>, String> {
         other => {
             return Err(format!(
                 "CNINetworkConfigList: expected an object, found {}",
-                kind(other)
+                json_kind(other)
             ));
         }
     };
@@ -692,7 +701,7 @@ fn legacy_list(value: &Value) -> Result<Option<Value>, String> {
         Some(other) => {
             return Err(format!(
                 "CNINetworkConfigList.Plugins: expected a list, found {}",
-                kind(other)
+                json_kind(other)
             ));
         }
     };
@@ -781,14 +790,17 @@ fn object_or_empty(value: Option<&Value>) -> Result<Map<String, Value>, String> 
     match value {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(m)) => Ok(m.clone()),
-        Some(other) => Err(format!("expected an object, found {}", kind(other))),
+        Some(other) => Err(format!("expected an object, found {}", json_kind(other))),
     }
 }
 
 fn json_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
     match serde_json::from_slice(bytes) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(other) => Err(format!("expected a JSON object, found {}", kind(&other))),
+        Ok(other) => Err(format!(
+            "expected a JSON object, found {}",
+            json_kind(&other)
+        )),
         Err(e) => Err(format!("not valid JSON: {e}")),
     }
 }
@@ -797,7 +809,10 @@ fn string_field(map: &Map<String, Value>, key: &str) -> Result<String, String> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(String::new()),
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(other) => Err(format!("{key}: expected a string, found {}", kind(other))),
+        Some(other) => Err(format!(
+            "{key}: expected a string, found {}",
+            json_kind(other)
+        )),
     }
 }
 
@@ -817,23 +832,15 @@ fn string_list(map: &Map<String, Value>, key: &str) -> Result<Option<Vec<String>
                 Value::Null => Ok(String::new()),
                 other => Err(format!(
                     "{key}: expected a list of strings, found {}",
-                    kind(other)
+                    json_kind(other)
                 )),
             })
             .collect::<Result<Vec<_>, _>>()
             .map(Some),
-        Some(other) => Err(format!("{key}: expected a list, found {}", kind(other))),
-    }
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "a list",
-        Value::Object(_) => "an object",
+        Some(other) => Err(format!(
+            "{key}: expected a list, found {}",
+            json_kind(other)
+        )),
     }
 }
 
