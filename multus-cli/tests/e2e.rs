@@ -375,7 +375,6 @@ fn failing_attachment_rolls_back_everything() {
 /// `Multus: [<ns>/<pod>/<uid>]: ` prefix of its other errors
 /// (`cmdPluginErr` vs `cmdErr` in upstream's `pkg/multus/multus.go`).
 #[test]
-#[ignore = "bug: a failing delegate's error carries both upstream prefixes, `Multus: [pod]: [pod:net]: ...`"]
 fn failing_attachment_error_text_is_upstreams() {
     let Some(fx) = Fixture::new() else { return };
     fx.insert_nad(
@@ -439,7 +438,6 @@ fn interface_name_collision() {
 /// net1 (upstream does the same, since its rollback includes the failing
 /// delegate).
 #[test]
-#[ignore = "bug (upstream does the same): the rollback after a failed ifname check DELs the delegate that never ran, which deletes the pod's existing net1"]
 fn interface_name_collision_keeps_existing_interface() {
     let Some(fx) = Fixture::new() else { return };
     fx.load_macvlan_conf_1_and_2();

@@ -18,7 +18,11 @@ pub async fn add(args: &CmdArgs, readiness: Readiness) -> Result<String, Error> 
     let ctx = pod_context(args)?;
     add_with(args, &conf, &ctx, readiness)
         .await
-        .map_err(|e| e.in_pod(ctx.pod_label()))
+        .map_err(|e| match e {
+            // Already `[<pod>:<network>]: error adding container to network ...`, as upstream returns it.
+            e @ Error::Delegate(multus_delegate::Error::DelegateAdd { .. }) => e,
+            e => e.in_pod(ctx.pod_label()),
+        })
 }
 
 async fn add_with(

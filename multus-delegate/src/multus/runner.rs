@@ -397,7 +397,9 @@ impl Runner {
     /// as libcni's `AddNetwork`, a list as `AddNetworkList`.
     ///
     /// When delegate `i` (or a hook around it) fails, delegates `i`, `i-1`,
-    /// …, `0` are deleted again, errors ignored but handed to
+    /// …, `0` are deleted again (`i` only if it ran: one refused by
+    /// [`AddHooks::before_add`] is not, unlike upstream, whose DEL of it
+    /// removes the pod's existing interface of that name), errors ignored but handed to
     /// [`AddHooks::rollback_failed`] and kept in the returned error. Then
     /// the delegate cache is removed if every rollback `DEL` succeeded
     /// (nothing is left for a later `DEL` to do), and kept otherwise so the
@@ -424,8 +426,12 @@ impl Runner {
         for (index, attachment) in plan.iter().enumerate() {
             match self.add_step(ctx, index, attachment, hooks).await {
                 Ok(result) => results.push(result),
-                Err(source) => {
-                    let rollback_errors = self.rollback(ctx, &plan[..=index], hooks).await;
+                Err(Failed { source, ran }) => {
+                    // A delegate that never ran (refused by `before_add`, e.g. its
+                    // interface name is taken) is not deleted: its DEL would remove
+                    // whatever already holds that name in the pod.
+                    let done = if ran { &plan[..=index] } else { &plan[..index] };
+                    let rollback_errors = self.rollback(ctx, done, hooks).await;
                     if rollback_errors.is_empty() {
                         // Best effort: a stale file only makes a later DEL repeat DELs.
                         let _ = self.cache.remove(&ctx.container_id);
@@ -450,19 +456,22 @@ impl Runner {
         index: usize,
         attachment: &Attachment,
         hooks: &mut H,
-    ) -> Result<CniResult, Error> {
-        let rt = ctx.runtime_conf(attachment, Command::Add)?;
+    ) -> Result<CniResult, Failed> {
+        let before = |source| Failed { source, ran: false };
+        let after = |source| Failed { source, ran: true };
+        let rt = ctx.runtime_conf(attachment, Command::Add).map_err(before)?;
         let step = DelegateStep {
             index,
             attachment,
             runtime_conf: &rt,
         };
-        hooks.before_add(&step).await?;
+        hooks.before_add(&step).await.map_err(before)?;
         let result = match &attachment.conf {
-            DelegateConf::Single(conf) => self.cni.add_network(conf, &rt).await?,
-            DelegateConf::List(list) => self.cni.add_network_list(list, &rt).await?,
-        };
-        hooks.after_add(&step, &result).await?;
+            DelegateConf::Single(conf) => self.cni.add_network(conf, &rt).await,
+            DelegateConf::List(list) => self.cni.add_network_list(list, &rt).await,
+        }
+        .map_err(after)?;
+        hooks.after_add(&step, &result).await.map_err(after)?;
         Ok(result)
     }
 
@@ -609,6 +618,13 @@ impl Runner {
         }
         Ok(())
     }
+}
+
+/// A failed step of an `ADD`, and whether its delegate had started (then it
+/// may have left something behind and is deleted with the others).
+struct Failed {
+    source: Error,
+    ran: bool,
 }
 
 fn delegate_op(command: Command, attachment: &Attachment, source: Error) -> Error {
