@@ -2,6 +2,8 @@
 //! (asked of the master network), logging, the about text and flags. Script
 //! plugins stand in for delegates here, so no root is needed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
