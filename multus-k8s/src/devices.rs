@@ -1,8 +1,9 @@
 //! Device IDs for attachments whose NetworkAttachmentDefinition names a
 //! device resource (`k8s.v1.cni.cncf.io/resourceName`).
 //!
-//! Where the devices come from (kubelet pod-resources, the device-plugin
-//! checkpoint, DRA) is outside this crate: the caller passes a
+//! Where the devices come from is mostly outside this crate (kubelet's
+//! pod-resources API, DRA); [`checkpoint_resource_map`] reads the
+//! device-plugin checkpoint, upstream's fallback source. The resolver takes a
 //! [`ResourceMap`], resource name → device IDs allocated to the pod. Each
 //! attachment of a resource takes the next unused ID of that resource, in
 //! attachment order, IDs sorted lexicographically. This is upstream's
@@ -12,11 +13,71 @@
 //! gets no device.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde_json::{Map, Value};
 
 /// Resource name → device IDs allocated to the pod (order irrelevant).
 pub type ResourceMap = BTreeMap<String, Vec<String>>;
+
+/// Where kubelet's device manager keeps its checkpoint.
+pub const DEVICE_CHECKPOINT: &str = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
+
+/// The devices kubelet's device manager allocated to the pod with `pod_uid`,
+/// from its checkpoint file: every entry of that pod, all NUMA nodes, per
+/// resource name. A missing file is an empty map (no device plugins on the node).
+///
+/// The file is `{"Data":{"PodDeviceEntries":[{"PodUID","ContainerName",
+/// "ResourceName","DeviceIDs":{"<numa node>":[ids]}}, ...]}, "Checksum": n}`;
+/// kubelets before 1.20 wrote `DeviceIDs` as a plain list, which is read too.
+///
+/// # Errors
+/// [`Error::DeviceCheckpoint`] when the file exists but cannot be read or parsed.
+pub fn checkpoint_resource_map(path: &Path, pod_uid: &str) -> Result<ResourceMap, crate::Error> {
+    let failed = |reason: String| crate::Error::DeviceCheckpoint {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ResourceMap::new()),
+        Err(e) => return Err(failed(e.to_string())),
+    };
+    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| failed(e.to_string()))?;
+    let entries = match doc.pointer("/Data/PodDeviceEntries") {
+        None | Some(Value::Null) => return Ok(ResourceMap::new()),
+        Some(Value::Array(entries)) => entries,
+        Some(other) => {
+            return Err(failed(format!(
+                "PodDeviceEntries is {}",
+                multus_types::json_kind(other)
+            )));
+        }
+    };
+    let mut map = ResourceMap::new();
+    for entry in entries
+        .iter()
+        .filter(|e| e.get("PodUID").and_then(Value::as_str) == Some(pod_uid))
+    {
+        let Some(resource) = entry.get("ResourceName").and_then(Value::as_str) else {
+            continue;
+        };
+        let ids: Vec<&Value> = match entry.get("DeviceIDs") {
+            Some(Value::Object(per_numa)) => per_numa
+                .values()
+                .flat_map(|v| v.as_array().into_iter().flatten())
+                .collect(),
+            Some(Value::Array(ids)) => ids.iter().collect(),
+            _ => Vec::new(),
+        };
+        let devices = map.entry(resource.to_owned()).or_default();
+        devices.extend(ids.into_iter().filter_map(Value::as_str).map(str::to_owned));
+    }
+    for ids in map.values_mut() {
+        ids.sort();
+    }
+    Ok(map)
+}
 
 /// Hands out each resource's device IDs once, in sorted order.
 ///
@@ -75,6 +136,55 @@ pub fn write_device_id(config: &mut Map<String, Value>, device_id: &str) {
 /// Where a delegate with a device writes its device-info file (the
 /// `CNIDeviceInfoFile` capability argument); the runner's own definition.
 pub use multus_delegate::multus::cni_device_info_path;
+
+#[cfg(test)]
+mod checkpoint_tests {
+    use super::*;
+
+    fn write(text: &str) -> tempfile::NamedTempFile {
+        let f = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(f.path(), text).unwrap();
+        f
+    }
+
+    #[test]
+    fn reads_the_pods_devices_across_numa_nodes_and_formats() {
+        let f = write(
+            r#"{"Data":{"PodDeviceEntries":[
+                {"PodUID":"u1","ContainerName":"c1","ResourceName":"intel.com/sriov","DeviceIDs":{"1":["0000:03:02.3"],"0":["0000:03:02.1"]},"AllocResp":"x"},
+                {"PodUID":"u1","ContainerName":"c2","ResourceName":"intel.com/sriov","DeviceIDs":{"0":["0000:03:02.0"]}},
+                {"PodUID":"u1","ContainerName":"c2","ResourceName":"mellanox.com/rdma","DeviceIDs":["mlx-1"]},
+                {"PodUID":"u2","ContainerName":"c","ResourceName":"intel.com/sriov","DeviceIDs":{"0":["0000:03:02.7"]}}
+            ],"RegisteredDevices":{}},"Checksum":42}"#,
+        );
+        let map = checkpoint_resource_map(f.path(), "u1").unwrap();
+        assert_eq!(
+            map["intel.com/sriov"],
+            ["0000:03:02.0", "0000:03:02.1", "0000:03:02.3"]
+        );
+        assert_eq!(map["mellanox.com/rdma"], ["mlx-1"]);
+        assert!(checkpoint_resource_map(f.path(), "u9").unwrap().is_empty());
+    }
+
+    #[test]
+    fn missing_file_is_empty_and_garbage_is_an_error() {
+        assert!(
+            checkpoint_resource_map(Path::new("/nonexistent/checkpoint"), "u")
+                .unwrap()
+                .is_empty()
+        );
+        let f = write("{not json");
+        let e = checkpoint_resource_map(f.path(), "u")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("failed to read the device-plugin checkpoint"),
+            "{e}"
+        );
+        let f = write(r#"{"Data":{"PodDeviceEntries":7}}"#);
+        assert!(checkpoint_resource_map(f.path(), "u").is_err());
+    }
+}
 
 #[cfg(test)]
 mod tests {

@@ -195,6 +195,15 @@ pub enum Error {
     #[error("GetDefaultNetworks: must have either Kubernetes config or delegates")]
     NoKubernetesNorDelegates,
 
+    /// The device-plugin checkpoint could not be read.
+    #[error("failed to read the device-plugin checkpoint {}: {reason}", path.display())]
+    DeviceCheckpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+
     /// More than one default-route gateway of a family across the pod's networks.
     #[error("{0}")]
     Ecmp(multus_annotations::Error),
@@ -287,6 +296,7 @@ impl ToCniError for Error {
             | Self::ConfigFile { .. }
             | Self::NetworkNotFound { .. }
             | Self::NoKubernetesNorDelegates
+            | Self::DeviceCheckpoint { .. }
             | Self::AuxiliaryChainNotPath { .. } => ErrorCode::InvalidNetworkConfig,
             Self::Client { .. }
             | Self::PodUidMismatch { .. }

@@ -60,8 +60,17 @@ async fn add_with(
         _ => None,
     };
 
-    let request =
-        ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname).with_pod(pod.as_ref());
+    // Devices the device plugins gave the pod (kubelet's checkpoint; absent on nodes without any).
+    let resources = match pod.as_ref().and_then(|p| p.metadata.uid.as_deref()) {
+        Some(uid) => multus_k8s::devices::checkpoint_resource_map(
+            std::path::Path::new(multus_k8s::devices::DEVICE_CHECKPOINT),
+            uid,
+        )?,
+        None => multus_k8s::devices::ResourceMap::new(),
+    };
+    let request = ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname)
+        .with_pod(pod.as_ref())
+        .with_resources(&resources);
     let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
     for w in &plan.warnings {
         warning!("{w}");
