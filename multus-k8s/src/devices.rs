@@ -32,7 +32,7 @@ pub const DEVICE_CHECKPOINT: &str = "/var/lib/kubelet/device-plugins/kubelet_int
 /// kubelets before 1.20 wrote `DeviceIDs` as a plain list, which is read too.
 ///
 /// # Errors
-/// [`Error::DeviceCheckpoint`] when the file exists but cannot be read or parsed.
+/// [`crate::Error::DeviceCheckpoint`] when the file exists but cannot be read or parsed.
 pub fn checkpoint_resource_map(path: &Path, pod_uid: &str) -> Result<ResourceMap, crate::Error> {
     let failed = |reason: String| crate::Error::DeviceCheckpoint {
         path: path.to_owned(),

@@ -137,7 +137,7 @@ pub struct Options {
           default_missing_value = "true", value_parser = go_bool, action = ArgAction::Set)]
     pub skip_config_watch: bool,
 
-    /// rename the master config to <file>.old once the multus config is written (auto mode)
+    /// rename the master config to FILE.old once the multus config is written (auto mode)
     #[arg(long, default_value = "false", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", value_parser = go_bool, action = ArgAction::Set)]
     pub rename_conf_file: bool,
