@@ -23,8 +23,9 @@ use std::time::Duration;
 
 use common::{
     Fixture, MASTER, MASTER_NAME, PodRef, assert_attached, assert_master_result, macvlan_conf_1,
-    macvlan_conf_2, random_hex, run_multus,
+    macvlan_conf_2, run_multus,
 };
+use multus_testsupport::netns::random_hex;
 use serde_json::json;
 
 // ----- the guide's pods -----
@@ -493,7 +494,7 @@ fn pod_not_found_gives_empty_result() {
     assert_eq!(result["cniVersion"], "0.3.1", "{run}");
     assert_eq!(
         result["interfaces"],
-        json!([{"name": "eth0", "sandbox": fx.ns.path}]),
+        json!([{"name": "eth0", "sandbox": fx.ns.path()}]),
         "{run}"
     );
     let ips = result["ips"].as_array().unwrap();
@@ -570,7 +571,7 @@ fn del_with_netns_gone() {
     assert_eq!(fx.ipam_reservations().len(), 3);
 
     fx.ns.delete();
-    assert!(!std::path::Path::new(&fx.ns.path).exists());
+    assert!(!std::path::Path::new(fx.ns.path()).exists());
     let run = fx.del(&conf, &pod);
     run.assert_ok();
     fx.assert_host_clean();

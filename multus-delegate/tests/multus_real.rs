@@ -14,12 +14,12 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{
-    CNI_BIN, HostLink, Netns, host_link, host_ports_of, ip_json, ipam_reservations, mask,
-    mask_macs, mode, random_hex,
-};
+use common::{BRIDGE_MAC, ipam_reservations, mask, mask_macs, mode};
 use multus_delegate::multus::{AddHooks, Attachment, DelegateStep, PodContext, Runner};
 use multus_delegate::{CacheEntry, Error, RuntimeConf};
+use multus_testsupport::netns::{
+    CNI_BIN, HostLink, TestNetns, host_link, host_ports_of, ip_json, random_hex,
+};
 use multus_types::{
     CniArgs, CniResult, CniVersion, DelegateConf, NetConf, NetConfList, RuntimeConfig,
 };
@@ -50,7 +50,7 @@ impl AddHooks for IfnameCheck {
 /// cniDir and host-local dataDir in a temporary directory.
 struct Pod {
     tmp: TempDir,
-    ns: Netns,
+    ns: TestNetns,
     bridge: HostLink,
     master: HostLink,
     runner: Runner,
@@ -60,9 +60,9 @@ struct Pod {
 impl Pod {
     fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
-        let ns = Netns::new();
-        let bridge = HostLink::bridge();
-        let (master, _peer) = HostLink::veth_pair();
+        let ns = TestNetns::new();
+        let bridge = HostLink::bridge(Some(BRIDGE_MAC));
+        let master = HostLink::veth_pair();
         let runner = Runner::new(tmp.path().join("multus"), CNI_BIN, "")
             .with_timeout(Some(Duration::from_secs(60)))
             .with_del_cni_version("0.3.1");
@@ -72,7 +72,7 @@ impl Pod {
             "IgnoreUnknown=1;K8S_POD_NAMESPACE=mrs-ns;K8S_POD_NAME=web-0;K8S_POD_INFRA_CONTAINER_ID={cid};K8S_POD_UID={uid}"
         ))
         .unwrap();
-        let ctx = PodContext::new(&cid, &ns.path, "eth0")
+        let ctx = PodContext::new(&cid, ns.path(), "eth0")
             .with_runtime_args(args)
             .unwrap();
         Self {
@@ -100,7 +100,7 @@ impl Pod {
     fn bridge_list(&self, name: &str, subnet: &str) -> DelegateConf {
         DelegateConf::from_value(json!({
             "cniVersion": "1.0.0", "name": name,
-            "plugins": [{"type": "bridge", "bridge": self.bridge.name, "isGateway": false,
+            "plugins": [{"type": "bridge", "bridge": self.bridge.name(), "isGateway": false,
                          "ipMasq": false, "ipam": self.ipam(subnet)}]
         }))
         .unwrap()
@@ -109,7 +109,7 @@ impl Pod {
     fn macvlan(&self, name: &str, subnet: &str) -> DelegateConf {
         DelegateConf::from_value(json!({
             "cniVersion": "1.0.0", "name": name, "type": "macvlan",
-            "master": self.master.name, "mode": "bridge", "ipam": self.ipam(subnet)
+            "master": self.master.name(), "mode": "bridge", "ipam": self.ipam(subnet)
         }))
         .unwrap()
     }
@@ -164,17 +164,6 @@ impl Pod {
         self.cni_dir().join(&self.ctx.container_id)
     }
 
-    fn link_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .ns
-            .links()
-            .iter()
-            .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
-    }
-
     /// DEL the way the CLI does it from the delegate cache.
     async fn del_from_cache(&self) -> Result<bool, Error> {
         let cache = self.runner.delegate_cache();
@@ -203,7 +192,7 @@ impl Pod {
             self.results_dir_entries()
         );
         assert!(!self.delegate_cache_file().exists());
-        assert!(host_ports_of(&self.bridge.name).is_empty());
+        assert!(host_ports_of(self.bridge.name()).is_empty());
     }
 }
 
@@ -233,8 +222,8 @@ fn masked_delegate_cache(pod: &Pod, bytes: &[u8]) -> Value {
         &[
             (&pod.ctx.container_id, "[containerId]"),
             (&data_dir, "[dataDir]"),
-            (&pod.bridge.name, "[bridge]"),
-            (&pod.master.name, "[veth master]"),
+            (pod.bridge.name(), "[bridge]"),
+            (pod.master.name(), "[veth master]"),
         ],
     );
     v
@@ -275,20 +264,20 @@ async fn a_pod_plan_is_added_checked_and_deleted() {
     let pod = Pod::new();
     let plan = pod.plan();
     let mut hooks = IfnameCheck {
-        netns: pod.ns.name.clone(),
+        netns: pod.ns.name().to_owned(),
     };
 
     let outcome = pod.runner.add(&pod.ctx, &plan, &mut hooks).await.unwrap();
 
     // The kernel: three interfaces with their addresses.
-    assert_eq!(pod.link_names(), ["eth0", "lo", "mrsptp", "net1"]);
-    assert_eq!(pod.ns.addrs("eth0"), ["10.198.1.2/24"]);
+    assert_eq!(pod.ns.link_names(), ["eth0", "lo", "mrsptp", "net1"]);
+    assert_eq!(pod.ns.cidrs4("eth0"), ["10.198.1.2/24"]);
     assert_eq!(
-        pod.ns.addrs("net1"),
+        pod.ns.cidrs4("net1"),
         ["10.198.2.50/24"],
         "IP= from the ips request"
     );
-    assert_eq!(pod.ns.addrs("mrsptp"), ["10.198.3.2/24"]);
+    assert_eq!(pod.ns.cidrs4("mrsptp"), ["10.198.3.2/24"]);
     assert_eq!(
         pod.ns.link("eth0").unwrap()["linkinfo"]["info_kind"],
         "veth"
@@ -300,7 +289,7 @@ async fn a_pod_plan_is_added_checked_and_deleted() {
         pod.ns.link("mrsptp").unwrap()["linkinfo"]["info_kind"],
         "veth"
     );
-    assert_eq!(host_ports_of(&pod.bridge.name).len(), 1);
+    assert_eq!(host_ports_of(pod.bridge.name()).len(), 1);
 
     // The results, each in its delegate's own version; the master's first.
     assert_eq!(outcome.master, 0);
@@ -311,8 +300,8 @@ async fn a_pod_plan_is_added_checked_and_deleted() {
     );
     let master = outcome.master_result().unwrap().to_v1().unwrap();
     assert_eq!(master.ips[0].address.to_string(), "10.198.1.2/24");
-    let bridge_veth = host_side(&outcome.results[0], &pod.bridge.name);
-    let ptp_veth = host_side(&outcome.results[2], &pod.bridge.name);
+    let bridge_veth = host_side(&outcome.results[0], pod.bridge.name());
+    let ptp_veth = host_side(&outcome.results[2], pod.bridge.name());
     let _ptp_guard = HostLink::adopt(&ptp_veth);
     assert!(host_link(&ptp_veth).is_some());
 
@@ -384,11 +373,11 @@ async fn a_pod_plan_is_added_checked_and_deleted() {
 
     // DEL from the delegate cache, as the CLI does.
     assert!(pod.del_from_cache().await.unwrap());
-    assert_eq!(pod.link_names(), ["lo"]);
+    assert_eq!(pod.ns.link_names(), ["lo"]);
     assert!(host_link(&bridge_veth).is_none());
     assert!(host_link(&ptp_veth).is_none());
     assert!(
-        host_link(&pod.master.name).is_some(),
+        host_link(pod.master.name()).is_some(),
         "the macvlan master stays"
     );
     pod.assert_all_gone(&["mrs-pod-net", "mrs-macvlan", "mrs-ptp"]);
@@ -408,11 +397,11 @@ async fn del_works_after_the_namespace_is_gone() {
     let pod = Pod::new();
     let plan = pod.plan();
     let outcome = pod.runner.add(&pod.ctx, &plan, &mut ()).await.unwrap();
-    let ptp_veth = host_side(&outcome.results[2], &pod.bridge.name);
+    let ptp_veth = host_side(&outcome.results[2], pod.bridge.name());
     let _ptp_guard = HostLink::adopt(&ptp_veth);
 
-    common::ip(&["netns", "del", &pod.ns.name]);
-    assert!(!Path::new(&pod.ns.path).exists());
+    pod.ns.delete();
+    assert!(!Path::new(pod.ns.path()).exists());
 
     assert!(pod.del_from_cache().await.unwrap());
     pod.assert_all_gone(&["mrs-pod-net", "mrs-macvlan", "mrs-ptp"]);
@@ -427,7 +416,7 @@ async fn a_failing_middle_delegate_leaves_nothing_behind() {
         return;
     }
     let pod = Pod::new();
-    let second_bridge = HostLink::bridge();
+    let second_bridge = HostLink::bridge(Some(BRIDGE_MAC));
     let mut master = Attachment::new(
         pod.bridge_list("mrs-pod-net", "10.198.11.0/24"),
         "eth0",
@@ -438,7 +427,7 @@ async fn a_failing_middle_delegate_leaves_nothing_behind() {
         DelegateConf::from_value(json!({
             "cniVersion": "1.0.0", "name": "mrs-bad",
             "plugins": [
-                {"type": "bridge", "bridge": second_bridge.name, "isGateway": false, "ipMasq": false,
+                {"type": "bridge", "bridge": second_bridge.name(), "isGateway": false, "ipMasq": false,
                  "ipam": pod.ipam("10.198.12.0/24")},
                 {"type": "tuning", "sysctl": {"net.core.mrs_no_such_sysctl": "1"}}
             ]
@@ -454,7 +443,7 @@ async fn a_failing_middle_delegate_leaves_nothing_behind() {
     );
     let plan = vec![master, failing, never];
     let mut hooks = IfnameCheck {
-        netns: pod.ns.name.clone(),
+        netns: pod.ns.name().to_owned(),
     };
 
     let err = pod
@@ -483,8 +472,8 @@ async fn a_failing_middle_delegate_leaves_nothing_behind() {
     assert_eq!(*index, 1);
     assert!(rollback_errors.is_empty(), "{rollback_errors:?}");
     // Rolled back: no link, no reservation, no result-cache entry, no delegate cache.
-    assert_eq!(pod.link_names(), ["lo"]);
-    assert!(host_ports_of(&second_bridge.name).is_empty());
+    assert_eq!(pod.ns.link_names(), ["lo"]);
+    assert!(host_ports_of(second_bridge.name()).is_empty());
     pod.assert_all_gone(&["mrs-pod-net", "mrs-bad", "mrs-never"]);
     // The third delegate never ran.
     assert!(!pod.data_dir().join("mrs-never").exists());
@@ -503,12 +492,12 @@ async fn a_pod_added_by_go_multus_is_deleted_from_its_cache() {
     // The configs exactly as upstream stored them in Bytes (a NAD's spec.config verbatim).
     let master_bytes = format!(
         r#"{{"cniVersion":"0.3.1","name":"mrs-go-pod","plugins":[{{"type":"bridge","bridge":"{}","isGateway":false,"ipMasq":false,"ipam":{{"type":"host-local","subnet":"10.198.21.0/24","dataDir":"{}"}}}}]}}"#,
-        pod.bridge.name,
+        pod.bridge.name(),
         pod.data_dir().display()
     );
     let nad_bytes = format!(
         r#"{{ "cniVersion": "1.0.0", "type": "macvlan", "master": "{}", "mode": "bridge", "ipam": {{ "type": "host-local", "subnet": "10.198.22.0/24", "dataDir": "{}" }}, "name": "mrs-go-macvlan" }}"#,
-        pod.master.name,
+        pod.master.name(),
         pod.data_dir().display()
     );
 
@@ -516,15 +505,15 @@ async fn a_pod_added_by_go_multus_is_deleted_from_its_cache() {
     let base_args = pod.ctx.delegate_args();
     let cni = pod.runner.cni();
     let list = NetConfList::from_bytes(master_bytes.as_bytes()).unwrap();
-    let rt0 = RuntimeConf::new(&cid, &pod.ns.path, "eth0").with_args(base_args.clone());
+    let rt0 = RuntimeConf::new(&cid, pod.ns.path(), "eth0").with_args(base_args.clone());
     cni.add_network_list(&list, &rt0).await.unwrap();
     let conf = NetConf::from_bytes(nad_bytes.as_bytes()).unwrap();
-    let rt1 = RuntimeConf::new(&cid, &pod.ns.path, "net1")
+    let rt1 = RuntimeConf::new(&cid, pod.ns.path(), "net1")
         .with_args(base_args)
         .with_arg("MAC", MACVLAN_MAC)
         .with_capability("mac", json!(MACVLAN_MAC));
     cni.add_network(&conf, &rt1).await.unwrap();
-    assert_eq!(pod.link_names(), ["eth0", "lo", "net1"]);
+    assert_eq!(pod.ns.link_names(), ["eth0", "lo", "net1"]);
     assert_eq!(ipam_reservations(&pod.data_dir(), "mrs-go-pod").len(), 1);
     assert_eq!(
         ipam_reservations(&pod.data_dir(), "mrs-go-macvlan").len(),
@@ -562,6 +551,6 @@ async fn a_pod_added_by_go_multus_is_deleted_from_its_cache() {
     assert_eq!(attachments[1].runtime_config.mac, MACVLAN_MAC);
 
     assert!(pod.del_from_cache().await.unwrap());
-    assert_eq!(pod.link_names(), ["lo"]);
+    assert_eq!(pod.ns.link_names(), ["lo"]);
     pod.assert_all_gone(&["mrs-go-pod", "mrs-go-macvlan"]);
 }

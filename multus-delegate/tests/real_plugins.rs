@@ -11,11 +11,11 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use common::{
-    CNI_BIN, HostLink, Netns, host_link, host_ports_of, ipam_reservations, mask, mask_macs, mode,
-    random_hex,
-};
+use common::{BRIDGE_MAC, ipam_reservations, mask, mask_macs, mode};
 use multus_delegate::{CacheEntry, CniConfig, Error, GcAttachment, RuntimeConf, list_with_version};
+use multus_testsupport::netns::{
+    CNI_BIN, HostLink, TestNetns, host_link, host_ports_of, random_hex,
+};
 use multus_types::{CniVersion, ErrorCode, NetConfList, ToCniError};
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -74,17 +74,17 @@ async fn bridge_with_host_local_add_check_del() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let ns = TestNetns::new();
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let l = bridge_list(&env, "mrs-bridge", &bridge, "10.199.1.0/24", "1.0.0");
     let cid = container_id();
-    let rt = RuntimeConf::new(&cid, &ns.path, "eth0").with_arg("IgnoreUnknown", "1");
+    let rt = RuntimeConf::new(&cid, ns.path(), "eth0").with_arg("IgnoreUnknown", "1");
 
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
 
     // The kernel: a veth eth0 with the address in the namespace, its peer on the bridge.
-    assert_eq!(ns.addrs("eth0"), ["10.199.1.2/24"]);
+    assert_eq!(ns.cidrs4("eth0"), ["10.199.1.2/24"]);
     let eth0 = ns.link("eth0").unwrap();
     assert_eq!(eth0["linkinfo"]["info_kind"], "veth");
     let ports = host_ports_of(&bridge);
@@ -96,7 +96,7 @@ async fn bridge_with_host_local_add_check_del() {
     assert_eq!(r.ips[0].address.to_string(), "10.199.1.2/24");
     let idx = usize::try_from(r.ips[0].interface.unwrap()).unwrap();
     assert_eq!(r.interfaces[idx].name, "eth0");
-    assert_eq!(r.interfaces[idx].sandbox, ns.path);
+    assert_eq!(r.interfaces[idx].sandbox, ns.path());
     assert_eq!(r.interfaces[idx].mac, eth0["address"].as_str().unwrap());
     let host_veth = r
         .interfaces
@@ -130,7 +130,7 @@ async fn bridge_with_host_local_add_check_del() {
         &mut cached,
         &[
             (&cid, "[containerId]"),
-            (&ns.path, "[netns]"),
+            (ns.path(), "[netns]"),
             (&bridge, "[bridge]"),
             (&host_veth, "[host veth]"),
         ],
@@ -168,16 +168,16 @@ async fn check_reports_an_interface_that_disappeared() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let ns = TestNetns::new();
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let l = bridge_list(&env, "mrs-check", &bridge, "10.199.2.0/24", "0.4.0");
-    let rt = RuntimeConf::new(container_id(), &ns.path, "net1");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "net1");
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
     assert_eq!(result.version(), CniVersion::V0_4_0);
     env.cni.check_network_list(&l, &rt).await.unwrap();
 
-    common::ip(&["-n", &ns.name, "link", "del", "net1"]);
+    ns.ip(&["link", "del", "net1"]);
     let err = env.cni.check_network_list(&l, &rt).await.unwrap_err();
     let text = err.to_string();
     assert!(
@@ -202,20 +202,20 @@ async fn macvlan_on_a_veth_master() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let (master, _peer) = HostLink::veth_pair();
+    let ns = TestNetns::new();
+    let master = HostLink::veth_pair();
     let l = list(json!({
         "cniVersion": "1.0.0", "name": "mrs-macvlan",
-        "plugins": [{"type": "macvlan", "master": master.name, "mode": "bridge",
+        "plugins": [{"type": "macvlan", "master": master.name(), "mode": "bridge",
                      "ipam": env.ipam("10.199.3.0/24")}]
     }));
-    let rt = RuntimeConf::new(container_id(), &ns.path, "net1");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "net1");
 
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
     let net1 = ns.link("net1").unwrap();
     assert_eq!(net1["linkinfo"]["info_kind"], "macvlan");
     assert_eq!(net1["linkinfo"]["info_data"]["mode"], "bridge");
-    assert_eq!(ns.addrs("net1"), ["10.199.3.2/24"]);
+    assert_eq!(ns.cidrs4("net1"), ["10.199.3.2/24"]);
     let r = result.to_v1().unwrap();
     assert_eq!(r.interfaces.len(), 1);
     assert_eq!(r.interfaces[0].name, "net1");
@@ -233,7 +233,7 @@ async fn macvlan_on_a_veth_master() {
         assert!(!env.cache_file_exists("mrs-macvlan", &rt));
     }
     // The master is untouched.
-    assert!(host_link(&master.name).is_some());
+    assert!(host_link(master.name()).is_some());
 }
 
 #[tokio::test]
@@ -242,12 +242,12 @@ async fn ptp_pair() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
+    let ns = TestNetns::new();
     let l = list(json!({
         "cniVersion": "1.0.0", "name": "mrs-ptp",
         "plugins": [{"type": "ptp", "ipMasq": false, "ipam": env.ipam("10.199.4.0/24")}]
     }));
-    let rt = RuntimeConf::new(container_id(), &ns.path, "eth0");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "eth0");
 
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
     let r = result.to_v1().unwrap();
@@ -265,7 +265,7 @@ async fn ptp_pair() {
         "veth"
     );
     assert_eq!(ns.link("eth0").unwrap()["linkinfo"]["info_kind"], "veth");
-    assert_eq!(ns.addrs("eth0"), ["10.199.4.2/24"]);
+    assert_eq!(ns.cidrs4("eth0"), ["10.199.4.2/24"]);
     assert_eq!(r.ips[0].address.to_string(), "10.199.4.2/24");
     assert_eq!(
         ipam_reservations(&env.data_dir(), "mrs-ptp"),
@@ -286,8 +286,8 @@ async fn loopback_up_and_down() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let is_up = |ns: &Netns| {
+    let ns = TestNetns::new();
+    let is_up = |ns: &TestNetns| {
         ns.link("lo").unwrap()["flags"]
             .as_array()
             .unwrap()
@@ -297,11 +297,11 @@ async fn loopback_up_and_down() {
     assert!(!is_up(&ns), "a new namespace starts with lo down");
     let l =
         list(json!({"cniVersion": "1.0.0", "name": "mrs-lo", "plugins": [{"type": "loopback"}]}));
-    let rt = RuntimeConf::new(container_id(), &ns.path, "lo");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "lo");
 
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
     assert!(is_up(&ns));
-    assert!(ns.addrs("lo").contains(&"127.0.0.1/8".to_owned()));
+    assert!(ns.cidrs4("lo").contains(&"127.0.0.1/8".to_owned()));
     let r = result.to_v1().unwrap();
     assert_eq!(r.interfaces[0].name, "lo");
     assert!(
@@ -322,9 +322,9 @@ async fn failure_in_the_middle_of_a_list_then_del_cleans_up() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let ns = TestNetns::new();
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let l = list(json!({
         "cniVersion": "1.0.0", "name": "mrs-fail",
         "plugins": [
@@ -334,7 +334,7 @@ async fn failure_in_the_middle_of_a_list_then_del_cleans_up() {
             {"type": "loopback"}
         ]
     }));
-    let rt = RuntimeConf::new(container_id(), &ns.path, "eth0");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "eth0");
 
     let err = env.cni.add_network_list(&l, &rt).await.unwrap_err();
     let text = err.to_string();
@@ -371,16 +371,16 @@ async fn gc_deletes_the_stale_attachment_only() {
         return;
     }
     let env = Env::new();
-    let (ns_a, ns_b) = (Netns::new(), Netns::new());
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let (ns_a, ns_b) = (TestNetns::new(), TestNetns::new());
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let l = bridge_list(&env, "mrs-gc", &bridge, "10.199.6.0/24", "1.0.0");
-    let a = RuntimeConf::new(container_id(), &ns_a.path, "eth0");
-    let b = RuntimeConf::new(container_id(), &ns_b.path, "eth0");
+    let a = RuntimeConf::new(container_id(), ns_a.path(), "eth0");
+    let b = RuntimeConf::new(container_id(), ns_b.path(), "eth0");
     env.cni.add_network_list(&l, &a).await.unwrap();
     env.cni.add_network_list(&l, &b).await.unwrap();
     assert_eq!(ipam_reservations(&env.data_dir(), "mrs-gc").len(), 2);
-    let ip_b = ns_b.addrs("eth0");
+    let ip_b = ns_b.cidrs4("eth0");
 
     env.cni
         .gc_network_list(&l, Some(&[GcAttachment::new(&a.container_id, "eth0")]))
@@ -410,9 +410,9 @@ async fn version_negotiation_with_real_plugins() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let ns = TestNetns::new();
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let offered = list(json!({
         "cniVersion": "0.4.0", "cniVersions": ["0.4.0", "1.0.0", "1.1.0"], "name": "mrs-neg",
         "plugins": [
@@ -433,7 +433,7 @@ async fn version_negotiation_with_real_plugins() {
         matches!(err, Error::Multiple { ref errors } if errors.len() == 2),
         "{err}"
     );
-    let rt = RuntimeConf::new(container_id(), &ns.path, "eth0")
+    let rt = RuntimeConf::new(container_id(), ns.path(), "eth0")
         .with_capability("mac", json!("c2:11:22:33:44:55"));
     let err = env.cni.add_network_list(&offered, &rt).await.unwrap_err();
     assert_eq!(err.cni_code(), ErrorCode::IncompatibleCniVersion, "{err}");
@@ -459,11 +459,11 @@ async fn pre_0_4_0_list() {
         return;
     }
     let env = Env::new();
-    let ns = Netns::new();
-    let bridge_guard = HostLink::bridge();
-    let bridge = bridge_guard.name.clone();
+    let ns = TestNetns::new();
+    let bridge_guard = HostLink::bridge(Some(BRIDGE_MAC));
+    let bridge = bridge_guard.name().to_owned();
     let l = bridge_list(&env, "mrs-old", &bridge, "10.199.8.0/24", "0.3.1");
-    let rt = RuntimeConf::new(container_id(), &ns.path, "eth0");
+    let rt = RuntimeConf::new(container_id(), ns.path(), "eth0");
     let result = env.cni.add_network_list(&l, &rt).await.unwrap();
     assert_eq!(result.version(), CniVersion::V0_3_1);
     let v = result.to_value().unwrap();

@@ -9,8 +9,9 @@ mod common;
 
 use std::net::IpAddr;
 
-use common::{ETH0_GW4, ETH0_GW6, NET1_GW4, NET1_GW6, TestNs, Topology, privileged};
+use common::{ETH0_GW4, ETH0_GW6, NET1_GW4, NET1_GW6, Topology, privileged, test_ns};
 use multus_netns::{DefaultRouteAction, Error, IpFamily, NetNs, Netlink, default_route_action};
+use multus_testsupport::netns::TestNetns;
 
 fn ip(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -41,8 +42,8 @@ fn actions_for(requests: &[Option<Vec<IpAddr>>]) -> Vec<DefaultRouteAction> {
         .collect()
 }
 
-fn all_routes(ns: &TestNs) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
-    (ns.routes_json(false), ns.routes_json(true))
+fn all_routes(ns: &TestNetns) -> (Vec<serde_json::Value>, Vec<serde_json::Value>) {
+    (ns.routes4(), ns.routes6())
 }
 
 #[tokio::test]
@@ -56,8 +57,8 @@ async fn make_net1_default_leaves_one_default_per_family() {
     let nl = ns.netlink().await.unwrap();
 
     // Two default routes per family to start with.
-    assert_eq!(topo.pod.default_routes_json(false).len(), 2);
-    assert_eq!(topo.pod.default_routes_json(true).len(), 2);
+    assert_eq!(topo.pod.default_routes4().len(), 2);
+    assert_eq!(topo.pod.default_routes6().len(), 2);
     assert_eq!(
         nl.default_routes(&[IpFamily::V4, IpFamily::V6], None)
             .await
@@ -70,11 +71,11 @@ async fn make_net1_default_leaves_one_default_per_family() {
 
     // Through iproute2's JSON.
     assert_eq!(
-        topo.pod.default_routes_json(false),
+        topo.pod.default_routes4(),
         vec![(NET1_GW4.to_string(), "net1".to_string())]
     );
     assert_eq!(
-        topo.pod.default_routes_json(true),
+        topo.pod.default_routes6(),
         vec![(NET1_GW6.to_string(), "net1".to_string())]
     );
     // Through our own listing.
@@ -125,8 +126,8 @@ async fn empty_request_removes_every_default_route() {
             .all(|a| a.remove_v4 && a.remove_v6 && a.add.is_empty())
     );
 
-    assert!(topo.pod.default_routes_json(false).is_empty());
-    assert!(topo.pod.default_routes_json(true).is_empty());
+    assert!(topo.pod.default_routes4().is_empty());
+    assert!(topo.pod.default_routes6().is_empty());
     assert!(
         nl.default_routes(&[IpFamily::V4, IpFamily::V6], None)
             .await
@@ -136,7 +137,7 @@ async fn empty_request_removes_every_default_route() {
     // Connected routes are kept.
     assert!(
         topo.pod
-            .routes_json(false)
+            .routes4()
             .iter()
             .any(|r| r["dst"] == "198.51.100.0/24")
     );
@@ -167,7 +168,7 @@ async fn link_address_and_route_queries() {
     let topo = Topology::new();
     let ns = NetNs::open(topo.pod.path()).unwrap();
     let nl = ns.netlink().await.unwrap();
-    assert_eq!(nl.netns(), topo.pod.path());
+    assert_eq!(nl.netns(), std::path::Path::new(topo.pod.path()));
 
     assert!(nl.link_exists("net1").await.unwrap());
     assert!(!nl.link_exists("net9").await.unwrap());
@@ -175,7 +176,7 @@ async fn link_address_and_route_queries() {
     assert!(nl.link_by_name("net9").await.unwrap().is_none());
 
     let net1 = nl.link("net1").await.unwrap();
-    let j = topo.pod.link_json("net1");
+    let j = topo.pod.link("net1").unwrap();
     assert_eq!(u64::from(net1.index), j["ifindex"].as_u64().unwrap());
     assert_eq!(net1.mac.as_deref(), j["address"].as_str());
     assert_eq!(u64::from(net1.mtu.unwrap()), j["mtu"].as_u64().unwrap());
@@ -258,18 +259,13 @@ async fn add_default_route_is_idempotent_and_reports_conflicts() {
         .await
         .unwrap();
     assert_eq!(removed.len(), 1);
-    assert!(
-        topo.pod
-            .default_routes_json(true)
-            .iter()
-            .any(|(_, d)| d == "eth0")
-    );
+    assert!(topo.pod.default_routes6().iter().any(|(_, d)| d == "eth0"));
     assert!(nl.add_default_route("net1", ip(NET1_GW4)).await.unwrap());
     let once = all_routes(&topo.pod);
     assert!(!nl.add_default_route("net1", ip(NET1_GW4)).await.unwrap());
     assert_eq!(all_routes(&topo.pod), once);
     assert_eq!(
-        topo.pod.default_routes_json(false),
+        topo.pod.default_routes4(),
         vec![(NET1_GW4.to_string(), "net1".to_string())]
     );
 }
@@ -297,7 +293,7 @@ async fn missing_interface_is_a_clear_error() {
     assert!(matches!(e, Error::LinkNotFound { .. }), "{e}");
     let msg = e.to_string();
     assert!(
-        msg.contains("\"nope0\"") && msg.contains(&topo.pod.name),
+        msg.contains("\"nope0\"") && msg.contains(topo.pod.name()),
         "{msg}"
     );
     assert!(matches!(
@@ -353,7 +349,7 @@ async fn netlink_outlives_the_netns_handle_and_bind_mount() {
     if !privileged() {
         return;
     }
-    let ns = TestNs::new("gone");
+    let ns = test_ns("gone");
     let netns = NetNs::open(ns.path()).unwrap();
     let nl = netns.netlink().await.unwrap();
     drop(netns);

@@ -1,4 +1,6 @@
-//! Test-only support for multus-rs: a stand-in Kubernetes API server.
+//! Test-only support for multus-rs: a stand-in Kubernetes API server, and (in [`netns`])
+//! fixtures for privileged tests — the privilege gate, network namespaces and host links
+//! removed on drop, `ip -j` readers.
 //!
 //! No real kube-apiserver can run where the tests run, so this crate serves the part of the
 //! Kubernetes API that Multus uses — core v1 Pods (with the `status` subresource), Namespaces and
@@ -64,6 +66,7 @@ use tokio::sync::{oneshot, watch};
 
 mod faults;
 mod manifest;
+pub mod netns;
 mod patch;
 mod resources;
 mod selector;

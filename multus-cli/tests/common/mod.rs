@@ -1,8 +1,9 @@
-//! Helpers of the end-to-end tests: the privilege gate, a per-test fixture
-//! (network namespace, bridge, macvlan master veth, temporary cniDir /
+//! Helpers of the end-to-end tests: the privilege gate (with the plugins these
+//! tests run), a per-test fixture (network namespace, bridge, macvlan master
+//! veth — the guards of `multus_testsupport::netns` — temporary cniDir /
 //! confDir / host-local dataDir, the stand-in API server with a kubeconfig),
-//! the guide's manifests rewritten for that fixture, running the built
-//! `multus` binary the way libcni runs a plugin, and `ip -j` readers.
+//! the guide's manifests rewritten for that fixture, and running the built
+//! `multus` binary the way libcni runs a plugin.
 //!
 //! Everything a test creates is uniquely named and removed by `Drop`, also
 //! when the test fails. Addresses are only ever assigned inside the test's
@@ -10,21 +11,18 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use multus_testsupport::ApiServer;
+use multus_testsupport::netns::{
+    CNI_BIN, HostLink, TestNetns, host_ports_of, link_flags, random_hex, require_privileged,
+};
 use serde_json::{Value, json};
 use tempfile::TempDir;
-
-/// Where the Debian package `containernetworking-plugins` installs plugins.
-pub const CNI_BIN: &str = "/usr/lib/cni";
 
 /// The pod annotation multus writes.
 pub const NETWORK_STATUS: &str = "k8s.v1.cni.cncf.io/network-status";
@@ -39,263 +37,27 @@ pub const MASTER_GW: &str = "10.244.0.1";
 /// How long one run of the binary may take before the test gives up on it.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The fixed MAC address of the default network's bridge (see
+/// `multus_testsupport::netns::HostLink::bridge`: a bridge without one takes
+/// the lowest MAC of its ports, which would change the MAC the bridge plugin
+/// reported at ADD and fail its CHECK).
+pub const BRIDGE_MAC: &str = "02:00:00:00:e2:e0";
+
 /// Whether privileged tests should run. Panics with a clear message when
 /// they cannot (not root, plugins or `ip` missing) unless
 /// `MULTUS_SKIP_PRIVILEGED=1` is set, in which case it returns `false`.
+#[track_caller]
 pub fn privileged() -> bool {
-    if std::env::var("MULTUS_SKIP_PRIVILEGED").as_deref() == Ok("1") {
-        eprintln!("MULTUS_SKIP_PRIVILEGED=1: skipping a privileged end-to-end test");
-        return false;
-    }
-    assert!(
-        is_root(),
-        "the end-to-end tests need root (network namespaces, links, real CNI plugins); \
-         run them as root or set MULTUS_SKIP_PRIVILEGED=1 to skip privileged tests"
-    );
-    for plugin in ["bridge", "host-local", "macvlan", "tuning"] {
-        assert!(
-            Path::new(CNI_BIN).join(plugin).is_file(),
-            "{CNI_BIN}/{plugin} is missing: install the Debian package containernetworking-plugins \
-             (or set MULTUS_SKIP_PRIVILEGED=1 to skip privileged tests)"
-        );
-    }
-    assert!(
-        Command::new("ip")
-            .arg("-V")
-            .output()
-            .is_ok_and(|o| o.status.success()),
-        "the `ip` command (iproute2) is missing (or set MULTUS_SKIP_PRIVILEGED=1)"
-    );
-    true
-}
-
-fn is_root() -> bool {
-    // Effective UID: the second field of the `Uid:` line.
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(2).map(|u| u == "0"))
-        })
-        .unwrap_or(false)
-}
-
-/// A random lowercase hex string of `len` (≤ 32) characters.
-pub fn random_hex(len: usize) -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let mut out = String::new();
-    while out.len() < len {
-        let mut h = RandomState::new().build_hasher();
-        h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-        h.write_u32(std::process::id());
-        out.push_str(&format!("{:016x}", h.finish()));
-    }
-    out.truncate(len);
-    out
-}
-
-/// Runs `ip` with `args`, panicking with its stderr when it fails.
-pub fn ip(args: &[&str]) -> String {
-    let out = Command::new("ip").args(args).output().expect("run ip");
-    assert!(
-        out.status.success(),
-        "ip {}: {}",
-        args.join(" "),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Runs `ip -j` with `args` and parses the JSON; `None` when `ip` fails
-/// (e.g. the device or namespace does not exist).
-pub fn ip_json(args: &[&str]) -> Option<Value> {
-    let out = Command::new("ip")
-        .arg("-j")
-        .args(args)
-        .output()
-        .expect("run ip");
-    if !out.status.success() {
-        return None;
-    }
-    let text = String::from_utf8_lossy(&out.stdout);
-    if text.trim().is_empty() {
-        return Some(Value::Array(Vec::new()));
-    }
-    Some(serde_json::from_str(&text).expect("ip -j prints JSON"))
-}
-
-// ----- network namespace and host links -----
-
-/// A network namespace `mrs-e2e-<random>`, deleted on drop.
-pub struct Netns {
-    /// The `ip netns` name.
-    pub name: String,
-    /// Its path, `/run/netns/<name>` (the runtime's `CNI_NETNS`).
-    pub path: String,
-}
-
-impl Netns {
-    /// Creates a namespace (with `lo` down, as a runtime leaves it).
-    pub fn new() -> Self {
-        let name = format!("mrs-e2e-{}", random_hex(10));
-        ip(&["netns", "add", &name]);
-        Self {
-            path: format!("/run/netns/{name}"),
-            name,
-        }
-    }
-
-    /// `ip -n <ns> <args>`.
-    pub fn ip(&self, args: &[&str]) -> String {
-        let mut all = vec!["-n", self.name.as_str()];
-        all.extend_from_slice(args);
-        ip(&all)
-    }
-
-    /// Every link of the namespace (`ip -j -d link`).
-    pub fn links(&self) -> Vec<Value> {
-        ip_json(&["-n", &self.name, "-d", "link"])
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
-    /// The names of every link, sorted.
-    pub fn link_names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self
-            .links()
-            .iter()
-            .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
-            .collect();
-        names.sort();
-        names
-    }
-
-    /// `ip -j -d link show dev <ifname>`, or `None` if there is no such link.
-    pub fn link(&self, ifname: &str) -> Option<Value> {
-        ip_json(&["-n", &self.name, "-d", "link", "show", "dev", ifname])
-            .and_then(|v| v.as_array().and_then(|a| a.first().cloned()))
-    }
-
-    /// The IPv4 `(address, prefixlen)` of `ifname`, from `ip -j -n NS addr`.
-    pub fn addrs4(&self, ifname: &str) -> Vec<(Ipv4Addr, u8)> {
-        let all = ip_json(&["-n", &self.name, "addr"]).unwrap_or(Value::Null);
-        all.as_array()
-            .into_iter()
-            .flatten()
-            .filter(|l| l["ifname"] == ifname)
-            .flat_map(|l| l["addr_info"].as_array().cloned().unwrap_or_default())
-            .filter(|a| a["family"] == "inet")
-            .map(|a| {
-                (
-                    a["local"].as_str().unwrap_or("").parse().expect("IPv4"),
-                    u8::try_from(a["prefixlen"].as_u64().unwrap_or(0)).unwrap_or(0),
-                )
-            })
-            .collect()
-    }
-
-    /// The IPv4 routes of the main table (`ip -j -n NS route`).
-    pub fn routes4(&self) -> Vec<Value> {
-        ip_json(&["-n", &self.name, "-4", "route"])
-            .and_then(|v| v.as_array().cloned())
-            .unwrap_or_default()
-    }
-
-    /// The IPv4 default routes as `(gateway, dev)`.
-    pub fn default_routes4(&self) -> Vec<(String, String)> {
-        self.routes4()
-            .iter()
-            .filter(|r| r["dst"] == "default" || r["dst"] == "0.0.0.0/0")
-            .map(|r| {
-                (
-                    r["gateway"].as_str().unwrap_or("").to_owned(),
-                    r["dev"].as_str().unwrap_or("").to_owned(),
-                )
-            })
-            .collect()
-    }
-
-    /// Deletes the namespace now (the guard then has nothing left to do).
-    pub fn delete(&self) {
-        ip(&["netns", "del", &self.name]);
-    }
-}
-
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["netns", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// A host link deleted on drop.
-pub struct HostLink {
-    /// The link name.
-    pub name: String,
-}
-
-impl HostLink {
-    /// A new up bridge `mrsb<random>` with a fixed MAC address (a bridge
-    /// without one takes the lowest MAC of its ports, which would change
-    /// the MAC the bridge plugin reported at ADD and fail its CHECK).
-    pub fn bridge() -> Self {
-        let name = format!("mrsb{}", random_hex(8));
-        ip(&["link", "add", "name", &name, "type", "bridge"]);
-        let guard = Self { name };
-        ip(&["link", "set", &guard.name, "address", "02:00:00:00:e2:e0"]);
-        ip(&["link", "set", &guard.name, "up"]);
-        guard
-    }
-
-    /// A new up host veth pair `mrsm<random>`/`mrsp<random>`, the first end
-    /// a macvlan master; the guard deletes both ends.
-    pub fn veth_master() -> Self {
-        let id = random_hex(6);
-        let (a, b) = (format!("mrsm{id}"), format!("mrsp{id}"));
-        ip(&["link", "add", &a, "type", "veth", "peer", "name", &b]);
-        let guard = Self { name: a };
-        ip(&["link", "set", &guard.name, "up"]);
-        ip(&["link", "set", &b, "up"]);
-        guard
-    }
-}
-
-impl Drop for HostLink {
-    fn drop(&mut self) {
-        let _ = Command::new("ip")
-            .args(["link", "del", &self.name])
-            .stderr(Stdio::null())
-            .status();
-    }
-}
-
-/// Names of the host links enslaved to `master`.
-pub fn host_ports_of(master: &str) -> Vec<String> {
-    ip_json(&["link", "show", "master", master])
-        .and_then(|v| v.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|l| l["ifname"].as_str().map(str::to_owned))
-        .collect()
+    require_privileged(
+        "multus end-to-end tests",
+        &["bridge", "host-local", "macvlan", "tuning"],
+    )
 }
 
 /// Whether `ip` is inside `start..=end`.
 pub fn in_range(ip: Ipv4Addr, start: &str, end: &str) -> bool {
     let (s, e): (Ipv4Addr, Ipv4Addr) = (start.parse().unwrap(), end.parse().unwrap());
     (u32::from(s)..=u32::from(e)).contains(&u32::from(ip))
-}
-
-/// Link flags as strings (`["BROADCAST","MULTICAST","UP","LOWER_UP"]`).
-pub fn flags(link: &Value) -> Vec<String> {
-    link["flags"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|f| f.as_str().map(str::to_owned))
-        .collect()
 }
 
 // ----- the guide's manifests -----
@@ -428,11 +190,12 @@ pub fn run_multus(env: &[(&str, String)], stdin: &[u8]) -> Run {
 /// the namespace goes first (taking the pod-side links with it), then the
 /// host links, the API server and the temporary directory.
 pub struct Fixture {
-    /// The pod's network namespace.
-    pub ns: Netns,
+    /// The pod's network namespace (`mrs-e2e-<random>`, `lo` down as a
+    /// runtime leaves it).
+    pub ns: TestNetns,
     /// The default network's bridge.
     pub bridge: HostLink,
-    /// The macvlan master: a host veth end.
+    /// The macvlan master: a host veth end (the guard deletes both ends).
     pub master: HostLink,
     /// The stand-in Kubernetes API server.
     pub server: ApiServer,
@@ -449,6 +212,7 @@ pub struct Fixture {
 impl Fixture {
     /// A fresh fixture, or `None` when privileged tests are skipped
     /// (`MULTUS_SKIP_PRIVILEGED=1`); panics when they cannot run.
+    #[track_caller]
     pub fn new() -> Option<Self> {
         if !privileged() {
             return None;
@@ -468,9 +232,9 @@ impl Fixture {
         server
             .write_kubeconfig(&kubeconfig)
             .expect("write kubeconfig");
-        let master = HostLink::veth_master();
-        let bridge = HostLink::bridge();
-        let ns = Netns::new();
+        let master = HostLink::veth_pair();
+        let bridge = HostLink::bridge(Some(BRIDGE_MAC));
+        let ns = TestNetns::with_prefix("mrs-e2e-");
         Some(Self {
             ns,
             bridge,
@@ -493,7 +257,7 @@ impl Fixture {
             "cniVersion": cni_version,
             "name": MASTER_NAME,
             "type": "bridge",
-            "bridge": self.bridge.name,
+            "bridge": self.bridge.name(),
             "isGateway": false,
             "ipMasq": false,
             "ipam": {
@@ -536,7 +300,7 @@ impl Fixture {
         };
         for plugin in plugins {
             if plugin.get("master").is_some() {
-                plugin["master"] = json!(self.master.name);
+                plugin["master"] = json!(self.master.name());
             }
             if let Some(ipam) = plugin.get_mut("ipam")
                 && ipam["type"] == "host-local"
@@ -645,7 +409,7 @@ impl Fixture {
 
     /// Runs `command` for `pod` in this fixture's namespace with `conf` on stdin.
     pub fn run(&self, command: &str, conf: &Value, pod: &PodRef) -> Run {
-        self.run_in(command, conf, pod, &self.ns.path)
+        self.run_in(command, conf, pod, self.ns.path())
     }
 
     /// [`run`](Self::run) with another `CNI_NETNS`.
@@ -721,7 +485,7 @@ impl Fixture {
     /// [`assert_nothing_left`](Self::assert_nothing_left) without the namespace.
     pub fn assert_host_clean(&self) {
         assert_eq!(
-            host_ports_of(&self.bridge.name),
+            host_ports_of(self.bridge.name()),
             Vec::<String>::new(),
             "host veths left on the bridge"
         );
@@ -834,7 +598,7 @@ pub fn assert_attached(fx: &Fixture, pod: &PodRef, expected: &[Expect<'_>]) {
             .link(e.ifname)
             .unwrap_or_else(|| panic!("{} missing", e.ifname));
         assert!(
-            flags(&link).contains(&"UP".to_owned()),
+            link_flags(&link).contains(&"UP".to_owned()),
             "{} is not up: {link}",
             e.ifname
         );
@@ -902,12 +666,10 @@ pub fn assert_master_result(fx: &Fixture, run: &Run, version: &str) {
     let interfaces = result["interfaces"].as_array().expect("interfaces");
     let eth0 = interfaces
         .iter()
-        .position(|i| i["name"] == "eth0" && i["sandbox"] == fx.ns.path.as_str())
+        .position(|i| i["name"] == "eth0" && i["sandbox"] == fx.ns.path())
         .unwrap_or_else(|| panic!("no eth0 in the sandbox: {result:#}"));
     assert!(
-        interfaces
-            .iter()
-            .any(|i| i["name"] == fx.bridge.name.as_str()),
+        interfaces.iter().any(|i| i["name"] == fx.bridge.name()),
         "the bridge plugin's result names the bridge: {result:#}"
     );
     let (addr, prefix) = fx.ns.addrs4("eth0")[0];
