@@ -9,44 +9,17 @@ use multus_types::{CniError, CniVersion, ErrorCode, ToCniError, compare_version_
 /// The text printed (with the supported versions) when no `CNI_COMMAND` is set.
 pub const ABOUT: &str = "multus-rs: meta-plugin that delegates to other CNI plugins";
 
-/// A CNI operation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Command {
-    /// `ADD`.
-    Add,
-    /// `DEL`.
-    Del,
-    /// `CHECK`.
-    Check,
-    /// `GC`.
-    Gc,
-    /// `STATUS`.
-    Status,
-    /// `VERSION`.
-    Version,
-}
+pub use multus_delegate::Command;
 
-impl Command {
-    fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "ADD" => Self::Add,
-            "DEL" => Self::Del,
-            "CHECK" => Self::Check,
-            "GC" => Self::Gc,
-            "STATUS" => Self::Status,
-            "VERSION" => Self::Version,
-            _ => return None,
-        })
-    }
-
-    /// The variables skel requires for this command.
-    fn required_env(self) -> &'static [&'static str] {
-        match self {
-            Self::Add | Self::Check => &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"],
-            Self::Del => &["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
-            Self::Gc | Self::Status => &["CNI_PATH"],
-            Self::Version => &[],
+/// The variables skel requires for a command.
+fn required_env(command: Command) -> &'static [&'static str] {
+    match command {
+        Command::Add | Command::Check => {
+            &["CNI_CONTAINERID", "CNI_NETNS", "CNI_IFNAME", "CNI_PATH"]
         }
+        Command::Del => &["CNI_CONTAINERID", "CNI_IFNAME", "CNI_PATH"],
+        Command::Gc | Command::Status => &["CNI_PATH"],
+        Command::Version => &[],
     }
 }
 
@@ -91,14 +64,13 @@ pub fn invocation(
     let Some(cmd) = env("CNI_COMMAND").filter(|c| !c.is_empty()) else {
         return Ok(Invocation::About);
     };
-    let command = Command::parse(&cmd).ok_or_else(|| {
+    let command = Command::from_cni_command(&cmd).ok_or_else(|| {
         CniError::new(
             ErrorCode::InvalidEnvironmentVariables,
             format!("unknown CNI_COMMAND: {cmd}"),
         )
     })?;
-    let missing: Vec<&str> = command
-        .required_env()
+    let missing: Vec<&str> = required_env(command)
         .iter()
         .copied()
         .filter(|v| env(v).is_none_or(|s| s.is_empty()))

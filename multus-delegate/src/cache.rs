@@ -304,36 +304,8 @@ impl ResultCache {
     /// [`Error::CacheKey`] / [`Error::CacheIo`].
     pub fn write(&self, entry: &CacheEntry) -> Result<PathBuf, Error> {
         let path = self.path(&entry.network_name, &entry.container_id, &entry.ifname)?;
-        let dir = self.results_dir();
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&dir)
-            .map_err(|source| Error::CacheIo {
-                path: dir.clone(),
-                source,
-            })?;
-        let file_name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-        let io_err = |source| Error::CacheIo {
-            path: path.clone(),
-            source,
-        };
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(&entry.to_json()))
-            .and_then(|()| fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(e));
-        }
+        write_private_file(&self.results_dir(), &path, &entry.to_json())
+            .map_err(|(path, source)| Error::CacheIo { path, source })?;
         Ok(path)
     }
 
@@ -474,6 +446,40 @@ impl ResultCache {
         }
         Ok(out)
     }
+}
+
+/// Writes `bytes` to `path` (inside `dir`, created with mode 0700 when
+/// missing) through a temporary file of mode 0600 renamed into place, so a
+/// reader never sees a partial file and nobody else can read it. An error
+/// comes with the path it concerns.
+pub(crate) fn write_private_file(
+    dir: &Path,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<(), (PathBuf, io::Error)> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| (dir.to_path_buf(), e))?;
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let written = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .and_then(|mut f| f.write_all(bytes))
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err((path.to_path_buf(), e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -42,6 +42,20 @@ impl Command {
         }
     }
 
+    /// The command named by a `CNI_COMMAND` value (exact, upper case).
+    pub fn from_cni_command(s: &str) -> Option<Self> {
+        [
+            Self::Add,
+            Self::Del,
+            Self::Check,
+            Self::Status,
+            Self::Gc,
+            Self::Version,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     /// The word libcni uses in `plugin ... failed (<verb>)`.
     pub const fn verb(self) -> &'static str {
         match self {

@@ -52,16 +52,15 @@
 //! `pciBusID` and `args.cni` merged in from the delegate's `Bytes`).
 
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::net::IpAddr;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use multus_types::json_kind;
 use multus_types::{DEFAULT_CNI_DIR, DelegateConf, NetConf, NetConfList, RuntimeConfig, casefold};
 use serde_json::{Map, Value};
 
-use crate::cache::sorted;
+use crate::cache::{sorted, write_private_file};
 use crate::multus::plan::{Attachment, cni_device_info_path};
 use crate::{Error, base64, validate_container_id};
 
@@ -197,30 +196,8 @@ impl DelegateCache {
         plan: &[Attachment],
     ) -> Result<PathBuf, Error> {
         let path = self.path(container_id)?;
-        let io_err = |path: &Path| {
-            let path = path.to_path_buf();
-            move |source| Error::DelegateCacheIo { path, source }
-        };
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(&self.dir)
-            .map_err(io_err(&self.dir))?;
-        let tmp = self
-            .dir
-            .join(format!(".{container_id}.tmp{}", std::process::id()));
-        let written = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .and_then(|mut f| f.write_all(&Self::to_json(runtime_ifname, plan)))
-            .and_then(|()| fs::rename(&tmp, &path));
-        if let Err(e) = written {
-            let _ = fs::remove_file(&tmp);
-            return Err(io_err(&path)(e));
-        }
+        write_private_file(&self.dir, &path, &Self::to_json(runtime_ifname, plan))
+            .map_err(|(path, source)| Error::DelegateCacheIo { path, source })?;
         Ok(path)
     }
 
