@@ -154,6 +154,25 @@ fn status_of_an_older_master_list_is_ready_without_asking() {
 }
 
 #[test]
+fn status_of_a_single_plugin_master_is_ready_without_asking() {
+    let f = Fixture::new();
+    // No `name` either: a single-plugin master is never asked, so nothing can fail.
+    let conf = json!({
+        "cniVersion": "1.1.0", "name": "multus-cli-network", "type": "multus",
+        "binDir": f.path("bin"), "cniDir": f.path("cni"),
+        "delegates": [{"cniVersion": "1.1.0", "type": "rec"}],
+    });
+    std::fs::write(f.path("down"), "").unwrap();
+    let out = multus(
+        &[("CNI_COMMAND", "STATUS"), ("CNI_PATH", "/x")],
+        &serde_json::to_vec(&conf).unwrap(),
+        &[],
+    );
+    assert!(out.status.success(), "{out:?}");
+    assert!(f.calls().is_empty());
+}
+
+#[test]
 fn gc_passes_every_cached_attachment_as_valid() {
     let f = Fixture::new();
     let results = f.path("cni/results");

@@ -62,9 +62,14 @@ fn main() -> ExitCode {
 /// `-v`/`-version` (Go flag spellings, one or two dashes) print the version;
 /// any other flag is a usage error (exit 2), as Go's flag package.
 fn flags() -> Option<ExitCode> {
-    let arg = std::env::args().nth(1)?;
+    // Bytes, not `String`: a non-UTF-8 argument must not panic the plugin.
+    let arg = std::env::args_os().nth(1)?;
+    let arg = arg.to_string_lossy();
+    if !arg.starts_with('-') {
+        return None;
+    }
+    let usage = "Usage of multus:\n  -v, -version\n    \tShow application version";
     match arg.trim_start_matches('-') {
-        _ if !arg.starts_with('-') => None,
         "v" | "version" | "v=true" | "version=true" => {
             println!(
                 "multus: version:{}, commit:{}, date:{}",
@@ -75,13 +80,11 @@ fn flags() -> Option<ExitCode> {
             Some(ExitCode::SUCCESS)
         }
         "h" | "help" => {
-            eprintln!("Usage of multus:\n  -v, -version\n    \tShow application version");
+            eprintln!("{usage}");
             Some(ExitCode::SUCCESS)
         }
         _ => {
-            eprintln!(
-                "flag provided but not defined: {arg}\nUsage of multus:\n  -v, -version\n    \tShow application version"
-            );
+            eprintln!("flag provided but not defined: {arg}\n{usage}");
             Some(ExitCode::from(2))
         }
     }

@@ -97,6 +97,7 @@ async fn add_with(
             );
         }
     }
+    hooks.events_sent().await;
     let master = outcome
         .master_result()
         .ok_or_else(|| multus_types::Error::Result("no result from the master delegate".into()))?;

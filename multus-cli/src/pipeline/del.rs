@@ -49,9 +49,11 @@ async fn del_with(args: &CmdArgs, conf: &MultusConf, ctx: &PodContext) -> Result
         Err(e) => return Err(e.into()),
     };
     let keep_for_retry = conf.retry_delete_on_error
-        && outcome
-            .as_ref()
-            .is_err_and(|e| !e.to_string().contains("no such file or directory"));
+        && outcome.as_ref().is_err_and(|e| {
+            !e.to_string()
+                .to_lowercase()
+                .contains("no such file or directory")
+        });
     if keep_for_retry {
         verbose!("DEL failed; keeping the delegate cache for a retry (retryDeleteOnError)");
     } else if let Err(e) = cache.remove(&args.container_id) {

@@ -24,6 +24,8 @@ pub(super) struct Hooks<'a> {
     netlink: Option<Netlink>,
     /// The network-status entries of every delegate so far, in order.
     pub statuses: Vec<NetworkStatus>,
+    /// `AddedInterface` events on their way to the API server.
+    events: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl<'a> Hooks<'a> {
@@ -40,6 +42,15 @@ impl<'a> Hooks<'a> {
             results,
             netlink: None,
             statuses: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Waits for the events sent so far (each write is bounded by
+    /// [`multus_k8s::events::EVENT_TIMEOUT`], and they run concurrently).
+    pub(super) async fn events_sent(&mut self) {
+        for handle in self.events.drain(..) {
+            let _ = handle.await;
         }
     }
 
@@ -72,24 +83,37 @@ impl<'a> Hooks<'a> {
             has_interfaces_or_ips,
         );
         if !action.is_noop() {
-            let applied = self
-                .netlink()
-                .await?
-                .apply_default_route_action(&a.ifname, &action)
-                .await?;
-            debug!("default routes of {}: {applied:?}", a.ifname);
+            let nl = self.netlink().await?;
+            // DPDK / vhost-user style attachments report an interface the
+            // kernel never sees: with nothing to add there is nothing to do in
+            // the namespace (a gateway to add on a missing link is an error).
+            if action.add.is_empty() && !nl.link_exists(&a.ifname).await? {
+                warning!(
+                    "{} is not a kernel interface of the pod: no default route to remove",
+                    a.ifname
+                );
+            } else {
+                let applied = nl.apply_default_route_action(&a.ifname, &action).await?;
+                debug!("default routes of {}: {applied:?}", a.ifname);
+            }
             let cached = self
                 .results
                 .path(a.network_name(), &self.ctx.container_id, &a.ifname)?;
             rewrite_cached_result_file(&cached, action.remove_v4, action.remove_v6, &action.add)?;
         }
         if let (Some(client), Some(pod)) = (self.client, self.pod) {
-            if let Err(e) =
-                multus_k8s::events::added_interface(client, pod, &a.ifname, &v1, &a.status_name)
-                    .await
-            {
-                warning!("{e}");
-            }
+            // Events are best effort and must not slow the ADD down: sent
+            // concurrently, awaited (each bounded) once the delegates ran.
+            let (client, pod, result) = (client.clone(), pod.clone(), v1.clone());
+            let (ifname, network) = (a.ifname.clone(), a.status_name.clone());
+            self.events.push(tokio::spawn(async move {
+                if let Err(e) =
+                    multus_k8s::events::added_interface(&client, &pod, &ifname, &result, &network)
+                        .await
+                {
+                    warning!("{e}");
+                }
+            }));
             let device_info = read_device_info(&a.runtime_config.cni_device_info_file);
             self.statuses.extend(NetworkStatus::from_result(
                 &v1,

@@ -12,7 +12,7 @@ use crate::skel::CmdArgs;
 /// plugins (a single plugin, or a list older than 1.1.0, is ready by definition).
 pub async fn status(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
     let conf = load_conf(args)?;
-    let Some(list) = master_list(&conf, readiness).await? else {
+    let Some(DelegateConf::List(list)) = master(&conf, readiness).await? else {
         return Ok(());
     };
     if list.cni_version()? < CniVersion::V1_1_0 {
@@ -26,8 +26,10 @@ pub async fn status(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
 /// what no cached attachment uses.
 pub async fn gc(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
     let conf = load_conf(args)?;
-    let list = match master_list(&conf, readiness).await? {
-        Some(list) => list,
+    let list = match master(&conf, readiness).await? {
+        Some(DelegateConf::List(list)) => list,
+        // libcni's GC works on lists: a single plugin is wrapped in one.
+        Some(DelegateConf::Single(single)) => NetConfList::from_conf(single)?,
         None => return Ok(()),
     };
     let runner = runner(&conf, args);
@@ -43,12 +45,8 @@ pub async fn gc(args: &CmdArgs, readiness: Readiness) -> Result<(), Error> {
     Ok(runner.cni().gc_network_list(&list, Some(&valid)).await?)
 }
 
-/// The master network as a list (a single plugin wrapped), after the
-/// readiness wait; `None` for a single plugin on STATUS-less versions.
-async fn master_list(
-    conf: &MultusConf,
-    readiness: Readiness,
-) -> Result<Option<NetConfList>, Error> {
+/// The master network's config, after the readiness wait.
+async fn master(conf: &MultusConf, readiness: Readiness) -> Result<Option<DelegateConf>, Error> {
     readiness.wait(conf).await?;
     let client = if conf.is_cluster_network_mode() {
         multus_k8s::client::client_for_conf(conf).await?
@@ -58,9 +56,5 @@ async fn master_list(
     let no_pod = K8sArgs::default();
     let request = ResolveRequest::new(conf, &no_pod, "", "");
     let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
-    Ok(match plan.attachments.into_iter().next().map(|a| a.conf) {
-        Some(DelegateConf::List(list)) => Some(list),
-        Some(DelegateConf::Single(conf)) => Some(NetConfList::from_conf(conf)?),
-        None => None,
-    })
+    Ok(plan.attachments.into_iter().next().map(|a| a.conf))
 }
