@@ -408,6 +408,35 @@ fn failing_attachment_error_text_is_upstreams() {
     );
 }
 
+/// A single-plugin (`.conf`) NAD that fails: upstream's text ends with the
+/// plugin's own message, as libcni's `AddNetwork` returns it unwrapped
+/// (only `AddNetworkList` adds `plugin type=... failed (add): `).
+#[test]
+fn failing_single_plugin_attachment_error_text_is_upstreams() {
+    let Some(fx) = Fixture::new() else { return };
+    // tuning refuses to run first in a chain: no prevResult.
+    fx.insert_nad(
+        "default",
+        "bad-single",
+        json!({"cniVersion": "0.4.0", "name": "bad-single", "type": "tuning"}),
+    );
+    let pod = fx.insert_simple_pod("mrs-fail-single", "bad-single");
+    let conf = fx.conf("0.3.1");
+    let run = fx.add(&conf, &pod);
+    let err = run.assert_failed();
+    assert_eq!(
+        err["msg"].as_str().unwrap(),
+        format!(
+            "[{}:bad-single]: error adding container to network \"bad-single\": Required prevResult missing",
+            pod.label()
+        ),
+        "{run}"
+    );
+    fx.assert_nothing_left(&[]);
+    fx.del(&conf, &pod).assert_ok();
+    fx.assert_nothing_left(&[]);
+}
+
 /// An interface called net1 already exists in the pod: ADD fails with
 /// upstream's `interface name net1 already exists` and eth0 is rolled back.
 #[test]
@@ -601,9 +630,15 @@ fn check_after_add() {
     fx.ns
         .ip(&["addr", "del", &format!("{addr}/{prefix}"), "dev", "eth0"]);
     let err = fx.run("CHECK", &check_conf, &pod).assert_failed();
+    // Upstream's text: the master is a single-plugin config, whose error
+    // libcni's CheckNetwork returns as the plugin's own (not wrapped in
+    // `plugin type=... failed (check)` as for a list).
+    let msg = err["msg"].as_str().unwrap();
     assert!(
-        err["msg"].as_str().unwrap().contains(MASTER_NAME),
-        "the failing network is named: {err}"
+        msg.contains(
+            r#"DelegateCheck: error invoking DelegateCheck - "bridge": error in getting result from CheckNetwork: "#
+        ) && !msg.contains("plugin type="),
+        "{err}"
     );
 
     fx.del(&conf, &pod).assert_ok();

@@ -369,22 +369,21 @@ impl ResultCache {
         let Some(bytes) = self.read_raw(network, container_id, ifname)? else {
             return Ok(None);
         };
-        let parsed = match decode(&bytes) {
-            Decoded::V1(entry) => match entry.result {
-                Some(value) => CniResult::from_value(value, CniVersion::V0_1_0),
-                None => return Ok(None),
-            },
+        let converted = match decode(&bytes) {
+            Decoded::V1(entry) => entry.result_as(version),
             // Not a cniCacheV1 file: a legacy cache holds the bare result.
             Decoded::OtherKind(_) | Decoded::Invalid(_) => {
                 CniResult::parse(&bytes, CniVersion::V0_1_0)
+                    .and_then(|r| r.convert_to(version))
+                    .map(Some)
+                    .map_err(Error::from)
             }
         };
-        let converted = parsed.and_then(|r| r.convert_to(version)).map_err(|e| {
-            Error::from(e).context(format!(
+        converted.map_err(|e| {
+            e.context(format!(
                 "cached result of network {network:?} ({container_id}, {ifname}) as version {version}"
             ))
-        })?;
-        Ok(Some(converted))
+        })
     }
 
     /// Removes an attachment's file; `Ok(false)` when there was none.
@@ -604,6 +603,43 @@ mod tests {
                 .read_result("blue", "c0ffee", "net1", CniVersion::V1_0_0)
                 .unwrap(),
             None
+        );
+    }
+
+    #[test]
+    fn read_result_is_the_entrys_result_as_the_version() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ResultCache::new(tmp.path());
+        let mut e = entry();
+        for version in [CniVersion::V0_2_0, CniVersion::V0_4_0, CniVersion::V1_1_0] {
+            cache.write(&e).unwrap();
+            let read = cache
+                .read_result("blue", "c0ffee", "net1", version)
+                .unwrap();
+            assert_eq!(read, e.result_as(version).unwrap());
+            assert_eq!(read.unwrap().version(), version);
+        }
+        // No result: nothing to send as prevResult.
+        e.result = None;
+        assert_eq!(e.result_as(CniVersion::V1_0_0).unwrap(), None);
+        cache.write(&e).unwrap();
+        assert_eq!(
+            cache
+                .read_result("blue", "c0ffee", "net1", CniVersion::V1_0_0)
+                .unwrap(),
+            None
+        );
+        // A result that does not parse: the same error, with the file named.
+        e.result = Some(json!({"cniVersion": "1.0.0", "ips": "nope"}));
+        cache.write(&e).unwrap();
+        let plain = e.result_as(CniVersion::V1_0_0).unwrap_err().to_string();
+        let read = cache
+            .read_result("blue", "c0ffee", "net1", CniVersion::V1_0_0)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            read,
+            format!(r#"cached result of network "blue" (c0ffee, net1) as version 1.0.0: {plain}"#)
         );
     }
 

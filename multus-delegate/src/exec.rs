@@ -1,14 +1,16 @@
 //! Running one plugin: environment, stdin, stdout/stderr, exit status, timeout.
 
-use std::io;
+use std::io::{self, Write as _};
 use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use multus_types::{CniError, CniResult, CniVersion};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::time::Instant;
 
 use crate::{Error, PluginInfo, RuntimeConf};
 
@@ -152,6 +154,9 @@ const TEXT_BUSY_RETRY_DELAY: Duration = Duration::from_secs(1);
 const TEXT_BUSY_RETRIES: u32 = 5;
 /// How long to wait for a killed plugin's pipes to close.
 const KILL_GRACE: Duration = Duration::from_millis(500);
+/// How long to keep reading a plugin's stdout and stderr after it exited (Go's
+/// `Cmd.WaitDelay`): a background process it left behind may hold them open.
+const PIPE_GRACE: Duration = Duration::from_secs(1);
 
 /// Runs plugin binaries: the `CNI_*` environment on top of the inherited one,
 /// the config on stdin, stdout and stderr captured, an optional timeout.
@@ -159,6 +164,11 @@ const KILL_GRACE: Duration = Duration::from_millis(500);
 /// Each plugin runs in a process group of its own, so a timeout (or dropping
 /// the future) kills the plugin together with anything it started, such as
 /// an IPAM plugin it delegated to.
+///
+/// The timeout applies to the plugin's exit. Once it has exited, its stdout
+/// and stderr are read for at most one more second (like Go's
+/// `Cmd.WaitDelay`): a background process it left behind holding them open
+/// does not hold up the call, and what the plugin printed is used.
 ///
 /// Needs a tokio runtime with IO and time enabled (`enable_all()`);
 /// a current-thread runtime is enough.
@@ -227,7 +237,8 @@ impl PluginExec {
             return Err(failure(path, out));
         }
         if self.forward_stderr && !out.stderr.is_empty() {
-            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+            // A closed stderr must not turn a success into a panic.
+            let _ = std::io::stderr().write_all(&out.stderr);
         }
         Ok(out.stdout)
     }
@@ -303,48 +314,46 @@ impl PluginExec {
                 let _ = pipe.shutdown().await;
             }
         });
-        let mut out_reader = tokio::spawn(read_all(child.stdout.take()));
-        let mut err_reader = tokio::spawn(read_all(child.stderr.take()));
+        let stdout = PipeReader::spawn(child.stdout.take());
+        let stderr = PipeReader::spawn(child.stderr.take());
 
-        let work = async {
-            let status = child.wait().await;
-            let stdout = (&mut out_reader).await;
-            let stderr = (&mut err_reader).await;
-            (status, stdout, stderr)
-        };
-        let finished = match self.timeout {
-            Some(limit) => tokio::time::timeout(limit, work).await.ok(),
-            None => Some(work.await),
+        // The timeout applies to the plugin's exit.
+        let exited = match self.timeout {
+            Some(limit) => tokio::time::timeout(limit, child.wait()).await.ok(),
+            None => Some(child.wait().await),
         };
         writer.abort();
 
-        let Some((status, stdout, stderr)) = finished else {
+        let Some(status) = exited else {
             group.kill();
             let _ = child.start_kill();
             let _ = child.wait().await;
-            out_reader.abort();
-            let stderr = match tokio::time::timeout(KILL_GRACE, &mut err_reader).await {
-                Ok(Ok(Ok(bytes))) => String::from_utf8_lossy(&bytes).into_owned(),
-                _ => {
-                    err_reader.abort();
-                    String::new()
-                }
-            };
+            let (stderr, _) = stderr.finish(Instant::now() + KILL_GRACE).await;
             return Err(Error::Timeout {
                 path: path.to_path_buf(),
                 timeout: self.timeout.unwrap_or_default(),
-                stderr,
+                stderr: String::from_utf8_lossy(&stderr).into_owned(),
             });
         };
         group.disarm();
+        // Like Go's `Cmd.WaitDelay`: a process the plugin left behind may hold
+        // its pipes open long after it exited; read until EOF for a short
+        // while only, then go on with what was read.
+        let until = Instant::now() + PIPE_GRACE;
+        let (stdout, stdout_end) = stdout.finish(until).await;
+        let (stderr, stderr_end) = stderr.finish(until).await;
         let io_err = |what, source| Error::Io {
             path: path.to_path_buf(),
             what,
             source,
         };
         let status = status.map_err(|e| io_err("waiting for the plugin", e))?;
-        let stdout = joined(stdout).map_err(|e| io_err("reading stdout", e))?;
-        let stderr = joined(stderr).map_err(|e| io_err("reading stderr", e))?;
+        if let Some(Err(e)) = stdout_end {
+            return Err(io_err("reading stdout", e));
+        }
+        if let Some(Err(e)) = stderr_end {
+            return Err(io_err("reading stderr", e));
+        }
         Ok(PluginOutput {
             status,
             stdout,
@@ -381,16 +390,51 @@ async fn spawn(path: &Path, env: &PluginEnv) -> Result<tokio::process::Child, Er
     }
 }
 
-async fn read_all<R: AsyncRead + Unpin>(pipe: Option<R>) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    if let Some(mut pipe) = pipe {
-        pipe.read_to_end(&mut buf).await?;
-    }
-    Ok(buf)
+/// A task draining one of the plugin's pipes into a buffer that can be
+/// taken at any time: what was read so far, when the pipe stays open.
+struct PipeReader {
+    buf: Arc<Mutex<Vec<u8>>>,
+    task: tokio::task::JoinHandle<io::Result<()>>,
 }
 
-fn joined(r: Result<io::Result<Vec<u8>>, tokio::task::JoinError>) -> io::Result<Vec<u8>> {
-    r.map_err(io::Error::other)?
+impl PipeReader {
+    fn spawn<R: AsyncRead + Unpin + Send + 'static>(pipe: Option<R>) -> Self {
+        let buf = Arc::new(Mutex::new(Vec::new()));
+        let sink = Arc::clone(&buf);
+        let task = tokio::spawn(async move {
+            let Some(mut pipe) = pipe else {
+                return Ok(());
+            };
+            let mut chunk = [0_u8; 8192];
+            loop {
+                match pipe.read(&mut chunk).await? {
+                    0 => return Ok(()),
+                    n => lock(&sink).extend_from_slice(&chunk[..n]),
+                }
+            }
+        });
+        Self { buf, task }
+    }
+
+    /// Waits for EOF until `deadline`, then returns what was read and how
+    /// reading ended (`None`: cut short at the deadline).
+    async fn finish(mut self, deadline: Instant) -> (Vec<u8>, Option<io::Result<()>>) {
+        let end = match tokio::time::timeout_at(deadline, &mut self.task).await {
+            Ok(joined) => Some(joined.map_err(io::Error::other).and_then(|r| r)),
+            Err(_) => None,
+        };
+        (std::mem::take(&mut *lock(&self.buf)), end)
+    }
+}
+
+impl Drop for PipeReader {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(buf: &Mutex<Vec<u8>>) -> MutexGuard<'_, Vec<u8>> {
+    buf.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Kills the plugin's process group unless disarmed: on timeout, and when

@@ -52,6 +52,9 @@ struct Network<'a> {
     version: CniVersion,
     plugins: &'a [NetConf],
     disable_check: bool,
+    /// A configuration list (libcni's `*NetworkList` calls), not a single
+    /// plugin config.
+    is_list: bool,
 }
 
 impl<'a> Network<'a> {
@@ -62,6 +65,7 @@ impl<'a> Network<'a> {
             version: list.cni_version()?,
             plugins: list.plugins(),
             disable_check: list.disable_check(),
+            is_list: true,
         })
     }
 
@@ -72,7 +76,19 @@ impl<'a> Network<'a> {
             version: conf.cni_version()?,
             plugins: std::slice::from_ref(conf),
             disable_check: false,
+            is_list: false,
         })
+    }
+
+    /// The error of `plugin` as the operation returns it: libcni wraps it
+    /// (`plugin type="x" name="n" failed (add): ...`) for a list only;
+    /// `AddNetwork`/`CheckNetwork`/`DelNetwork` return the plugin's error as is.
+    fn plugin_failed(&self, plugin: &NetConf, command: Command) -> impl FnOnce(Error) -> Error {
+        let wrap = self.is_list.then(|| (plugin.plugin_type(), self.name));
+        move |e| match wrap {
+            Some((plugin_type, network)) => e.in_plugin(plugin_type, network, command),
+            None => e,
+        }
     }
 }
 
@@ -195,7 +211,9 @@ impl CniConfig {
     /// under the config's `name` like libcni's `AddNetwork`.
     ///
     /// # Errors
-    /// As [`add_network_list`](Self::add_network_list).
+    /// As [`add_network_list`](Self::add_network_list), except that the
+    /// plugin's error is returned as is, not wrapped in [`Error::PluginStep`]
+    /// (as libcni's `AddNetwork` does).
     pub async fn add_network(&self, conf: &NetConf, rt: &RuntimeConf) -> Result<CniResult, Error> {
         self.add(Network::single(conf)?, conf.to_string().into_bytes(), rt)
             .await
@@ -204,7 +222,8 @@ impl CniConfig {
     /// `CHECK` of a single plugin config.
     ///
     /// # Errors
-    /// As [`check_network_list`](Self::check_network_list).
+    /// As [`check_network_list`](Self::check_network_list); the plugin's
+    /// error is not wrapped in [`Error::PluginStep`].
     pub async fn check_network(&self, conf: &NetConf, rt: &RuntimeConf) -> Result<(), Error> {
         self.check(Network::single(conf)?, rt).await
     }
@@ -212,7 +231,8 @@ impl CniConfig {
     /// `DEL` of a single plugin config.
     ///
     /// # Errors
-    /// As [`del_network_list`](Self::del_network_list).
+    /// As [`del_network_list`](Self::del_network_list); the plugin's
+    /// error is not wrapped in [`Error::PluginStep`].
     pub async fn del_network(&self, conf: &NetConf, rt: &RuntimeConf) -> Result<(), Error> {
         self.del(Network::single(conf)?, rt).await
     }
@@ -428,7 +448,7 @@ impl CniConfig {
             let result = self
                 .add_one(&net, plugin, prev.as_ref(), rt, &env)
                 .await
-                .map_err(|e| e.in_plugin(plugin.plugin_type(), net.name, Command::Add))?;
+                .map_err(net.plugin_failed(plugin, Command::Add))?;
             prev = Some(result);
         }
         let result = prev.ok_or_else(|| {
@@ -488,7 +508,7 @@ impl CniConfig {
             let request = plugin_request(plugin, net.name, net.version_str, prev.clone(), rt);
             self.run_plugin(plugin, &request, &env)
                 .await
-                .map_err(|e| e.in_plugin(plugin.plugin_type(), net.name, Command::Check))?;
+                .map_err(net.plugin_failed(plugin, Command::Check))?;
         }
         Ok(())
     }
@@ -513,9 +533,9 @@ impl CniConfig {
             let request = plugin_request(plugin, name, net.version_str, prev.clone(), rt);
             self.run_plugin(plugin, &request, &env)
                 .await
-                .map_err(|e| e.in_plugin(plugin.plugin_type(), name, Command::Del))?;
+                .map_err(net.plugin_failed(plugin, Command::Del))?;
         }
-        // Unlike libcni (which keeps it for pre-0.4.0 lists), always forget the attachment.
+        // As libcni: forget the attachment, whatever the version.
         let _ = self.cache.remove(name, cid, ifname);
         Ok(())
     }

@@ -384,6 +384,38 @@ async fn a_failing_delegate_rolls_back_in_reverse_and_drops_the_cache() {
     assert!(!f.delegate_cache_exists("cid-fail"));
 }
 
+/// A `.conf` (single plugin) delegate's error is the plugin's own, as
+/// libcni's `AddNetwork` returns it: no `plugin type=... failed (add): `.
+#[tokio::test]
+async fn a_failing_single_plugin_delegate_reads_like_upstream() {
+    let f = Fixture::new();
+    f.recorder("ok-a", &[]);
+    f.recorder("fail", &["ADD"]);
+    let plan = vec![
+        list("net-a", &["ok-a"], "eth0"),
+        single("other1", "fail", "net1"),
+    ];
+    let err = f
+        .runner
+        .add(&ctx("cid-single"), &plan, &mut Recorder::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"[ns1/web-0/uid-1:other1]: error adding container to network "other1": fail refuses ADD"#
+    );
+    assert_eq!(err.plugin_error().unwrap().msg, "fail refuses ADD");
+    assert_eq!(
+        f.log(),
+        [
+            "ADD ok-a eth0",
+            "ADD fail net1",
+            "DEL fail net1",
+            "DEL ok-a eth0"
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_failed_rollback_keeps_the_delegate_cache_for_the_runtimes_del() {
     let f = Fixture::new();
@@ -408,7 +440,7 @@ async fn a_failed_rollback_keeps_the_delegate_cache_for_the_runtimes_del() {
     assert_eq!(rollback_errors.len(), 1);
     assert_eq!(
         rollback_errors[0].to_string(),
-        r#"DelegateDel: error invoking DelegateDel - "sticky": error in getting result from DelNetwork: plugin type="sticky" name="net-a" failed (delete): sticky refuses DEL"#
+        r#"DelegateDel: error invoking DelegateDel - "sticky": error in getting result from DelNetwork: sticky refuses DEL"#
     );
     assert_eq!(
         hooks.calls.last().unwrap(),
@@ -519,7 +551,7 @@ async fn del_goes_on_after_errors_and_back_fills_list_versions() {
         err.to_string(),
         concat!(
             r#"errors: DelegateDel: error invoking ConflistDel - "net-c": conflistDel: error in getting result from DelNetworkList: plugin type="d-bad2" name="net-c" failed (delete): d-bad2 refuses DEL"#,
-            r#" / DelegateDel: error invoking DelegateDel - "d-bad1": error in getting result from DelNetwork: plugin type="d-bad1" name="net-b" failed (delete): d-bad1 refuses DEL"#
+            r#" / DelegateDel: error invoking DelegateDel - "d-bad1": error in getting result from DelNetwork: d-bad1 refuses DEL"#
         )
     );
     assert_eq!(
@@ -591,7 +623,7 @@ async fn check_runs_in_order_and_stops_at_the_first_failure() {
     let err = f.runner.check(&c, &plan).await.unwrap_err();
     assert_eq!(
         err.to_string(),
-        r#"DelegateCheck: error invoking DelegateCheck - "k-b": error in getting result from CheckNetwork: plugin type="k-b" name="net-b" failed (check): k-b refuses CHECK"#
+        r#"DelegateCheck: error invoking DelegateCheck - "k-b": error in getting result from CheckNetwork: k-b refuses CHECK"#
     );
     assert!(matches!(
         err,

@@ -466,6 +466,59 @@ async fn hanging_plugin_is_killed_with_its_children() {
     }
 }
 
+/// A plugin that leaves a background process holding its stdout and stderr
+/// (here a short `sleep 3`) and exits 0: the call returns its result about
+/// one second (the pipe grace) after it exited, without waiting for the
+/// pipes to close, and is no timeout.
+#[tokio::test]
+async fn background_child_holding_the_pipes_does_not_hold_up_the_call() {
+    let f = Fixture::new();
+    f.plugin(
+        "leaver",
+        r#"cat > /dev/null
+sleep 3 &
+echo '{"cniVersion":"1.0.0","ips":[{"address":"10.9.0.5/24"}]}'
+echo 'left a child behind' >&2
+exit 0"#,
+    );
+    let l = list(json!({"cniVersion": "1.0.0", "name": "n", "plugins": [{"type": "leaver"}]}));
+    let rt = RuntimeConf::new("c", "/x", "eth0");
+    for timeout in [None, Some(Duration::from_secs(2))] {
+        let cni = CniConfig::new([f.bin()])
+            .with_cache_dir(f.tmp.path().join("cache"))
+            .with_exec(
+                PluginExec::new()
+                    .with_timeout(timeout)
+                    .with_forward_stderr(false),
+            );
+        let started = Instant::now();
+        let result = cni.add_network_list(&l, &rt).await;
+        let took = started.elapsed();
+        let result = result.unwrap_or_else(|e| panic!("timeout {timeout:?}: {e}"));
+        assert_eq!(
+            result.to_value().unwrap()["ips"][0]["address"],
+            "10.9.0.5/24"
+        );
+        assert!(
+            took < Duration::from_millis(2500),
+            "timeout {timeout:?}: took {took:?}"
+        );
+    }
+    // What the plugin printed before it exited is all there.
+    let exec = PluginExec::new().with_timeout(Some(Duration::from_secs(2)));
+    let env = multus_delegate::PluginEnv::new(multus_delegate::Command::Add, &rt, &[f.bin()]);
+    let out = exec
+        .run_raw(&f.bin().join("leaver"), b"{}", &env)
+        .await
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        out.stdout,
+        b"{\"cniVersion\":\"1.0.0\",\"ips\":[{\"address\":\"10.9.0.5/24\"}]}\n"
+    );
+    assert_eq!(out.stderr, b"left a child behind\n");
+}
+
 #[tokio::test]
 async fn large_config_to_a_plugin_that_ignores_stdin() {
     let f = Fixture::new();
@@ -560,6 +613,50 @@ async fn single_plugin_config() {
     f.cni.del_network(&conf, &rt).await.unwrap();
     assert_eq!(f.stdin("DEL", "rec")["prevResult"], r.to_value().unwrap());
     assert!(f.cni.cached_entry("solo", &rt).unwrap().is_none());
+}
+
+/// libcni's `AddNetwork`/`CheckNetwork`/`DelNetwork` return the plugin's
+/// error as is; only the `*NetworkList` calls wrap it in
+/// `plugin type=... name=... failed (<verb>): `.
+#[tokio::test]
+async fn single_plugin_config_errors_are_the_plugins_own() {
+    let f = Fixture::new();
+    f.plugin(
+        "fail",
+        r#"cat > /dev/null; echo '{"code":11,"msg":"boom","details":"try later"}'; exit 1"#,
+    );
+    let rt = RuntimeConf::new("c9", "/x", "net1");
+    let conf =
+        NetConf::from_value(json!({"cniVersion": "1.0.0", "name": "other1", "type": "fail"}))
+            .unwrap();
+    let add = f.cni.add_network(&conf, &rt).await.unwrap_err();
+    assert_eq!(add.to_string(), "boom; try later");
+    assert_eq!(add.cni_code(), ErrorCode::TryAgainLater);
+    assert_eq!(add.plugin_error().unwrap().msg, "boom");
+    assert!(matches!(add, Error::Plugin { .. }), "{add:?}");
+    let check = f.cni.check_network(&conf, &rt).await.unwrap_err();
+    assert_eq!(check.to_string(), "boom; try later");
+    let del = f.cni.del_network(&conf, &rt).await.unwrap_err();
+    assert_eq!(del.to_string(), "boom; try later");
+    // A missing plugin, too.
+    let conf =
+        NetConf::from_value(json!({"cniVersion": "1.0.0", "name": "other1", "type": "nope"}))
+            .unwrap();
+    let err = f.cni.del_network(&conf, &rt).await.unwrap_err();
+    assert!(matches!(err, Error::PluginNotFound { .. }), "{err:?}");
+
+    // The same plugin in a list: wrapped.
+    let l = list(json!({"cniVersion": "1.0.0", "name": "other1", "plugins": [{"type": "fail"}]}));
+    let err = f.cni.add_network_list(&l, &rt).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"plugin type="fail" name="other1" failed (add): boom; try later"#
+    );
+    let err = f.cni.del_network_list(&l, &rt).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"plugin type="fail" name="other1" failed (delete): boom; try later"#
+    );
 }
 
 #[tokio::test]
@@ -670,6 +767,18 @@ async fn gc_deletes_stale_attachments_then_gcs_every_plugin() {
     assert_eq!(f.log().len(), before);
 }
 
+/// libcni's `GetCachedAttachments` reads a missing `results/` directory as
+/// an empty cache, so `GC` still reaches the plugins.
+#[tokio::test]
+async fn gc_without_a_results_directory_still_gcs_the_plugins() {
+    let f = Fixture::new();
+    f.recorder("rec", "{}");
+    assert!(!f.cni.cache().results_dir().exists());
+    let l = list(json!({"cniVersion": "1.1.0", "name": "gcnet", "plugins": [{"type": "rec"}]}));
+    f.cni.gc_network_list(&l, None).await.unwrap();
+    assert_eq!(f.log(), ["GC rec "]);
+}
+
 #[tokio::test]
 async fn version_probe_and_negotiation() {
     let f = Fixture::new();
@@ -752,4 +861,56 @@ async fn exec_can_be_used_directly() {
     assert!(out.status.success());
     assert_eq!(out.stdout, b"hello");
     assert_eq!(out.stderr, b"CHECK\n");
+}
+
+/// Set in the environment of the child run by
+/// `successful_plugin_stderr_into_a_broken_pipe_is_dropped`.
+const BROKEN_STDERR_CHILD: &str = "MULTUS_DELEGATE_TEST_BROKEN_STDERR_CHILD";
+
+/// The half of the test below that runs in a child test process whose stderr
+/// is a pipe nobody reads (does nothing in a normal run).
+#[tokio::test]
+async fn forward_stderr_into_a_broken_pipe_child() {
+    let Some(bin) = std::env::var_os(BROKEN_STDERR_CHILD) else {
+        return;
+    };
+    let bin = PathBuf::from(bin);
+    let out = PluginExec::new()
+        .run(
+            &bin.join("chatty"),
+            b"{}",
+            &multus_delegate::PluginEnv::without_attachment(
+                multus_delegate::Command::Status,
+                &[&bin],
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(out, b"done\n");
+}
+
+/// Copying a successful plugin's stderr to ours must not panic when our
+/// stderr is a closed pipe: the plugin's success stands.
+#[test]
+fn successful_plugin_stderr_into_a_broken_pipe_is_dropped() {
+    let f = Fixture::new();
+    f.plugin("chatty", "echo 'some chatter' >&2; echo done");
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "forward_stderr_into_a_broken_pipe_child",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(BROKEN_STDERR_CHILD, f.bin())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Close the reading end: every write to the child's stderr fails with EPIPE.
+    drop(child.stderr.take());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}: {stdout}", out.status);
+    assert!(stdout.contains("1 passed"), "{stdout}");
 }
