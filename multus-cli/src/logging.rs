@@ -262,7 +262,8 @@ impl RotatingFile {
                     .strip_suffix(".gz")
                     .unwrap_or(stamp)
                     .strip_suffix(ext.as_str())?;
-                Some((stamp.to_owned(), e.path()))
+                // Only our own backups: other files sharing the prefix (multus-shim.log) stay.
+                is_backup_stamp(stamp).then(|| (stamp.to_owned(), e.path()))
             })
             .collect();
         // The stamp sorts chronologically; newest first.
@@ -282,6 +283,17 @@ impl RotatingFile {
         }
         Ok(())
     }
+}
+
+/// Whether `s` is a backup time stamp as [`RotatingFile`] writes it:
+/// `YYYY-MM-DDTHH-MM-SS.mmm` (fixed width, so the strings sort by time).
+fn is_backup_stamp(s: &str) -> bool {
+    const SHAPE: &[u8] = b"dddd-dd-ddTdd-dd-dd.ddd";
+    s.len() == SHAPE.len()
+        && s.bytes().zip(SHAPE).all(|(c, want)| match want {
+            b'd' => c.is_ascii_digit(),
+            other => c == *other,
+        })
 }
 
 fn compress(path: &Path) -> io::Result<()> {
@@ -330,6 +342,45 @@ mod tests {
             (r.max_size, r.max_backups, r.max_age, r.compress),
             (1 << 20, 2, Duration::ZERO, false)
         );
+    }
+
+    #[test]
+    fn only_our_backups_are_pruned() {
+        assert!(is_backup_stamp("2026-11-28T01-47-11.123"));
+        assert!(!is_backup_stamp("shim"));
+        assert!(!is_backup_stamp("2026-11-28T01-47-11"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("multus.log");
+        // Neighbours that share the prefix and extension, old and "newer" by name.
+        for other in ["multus-shim.log", "multus-daemon.log", "multus-zzz.log.gz"] {
+            fs::write(dir.path().join(other), b"keep").unwrap();
+        }
+        let rotation = Rotation {
+            max_size: 10,
+            max_backups: 1,
+            max_age: Duration::ZERO,
+            compress: false,
+        };
+        let mut f = RotatingFile::open(&path, &rotation).unwrap();
+        for _ in 0..3 {
+            f.write_line(b"0123456789").unwrap();
+            std::thread::sleep(Duration::from_millis(3));
+        }
+        let names: Vec<String> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        for other in ["multus-shim.log", "multus-daemon.log", "multus-zzz.log.gz"] {
+            assert!(
+                names.contains(&other.to_owned()),
+                "{other} was removed: {names:?}"
+            );
+        }
+        let backups = names
+            .iter()
+            .filter(|n| n.len() == "multus-".len() + 23 + ".log".len())
+            .count();
+        assert_eq!(backups, 1, "{names:?}");
     }
 
     #[test]

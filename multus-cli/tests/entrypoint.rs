@@ -901,7 +901,7 @@ fn process_watches_regenerates_and_cleans_up_on_sigterm() {
 }
 
 #[test]
-fn process_exits_1_and_cleans_up_when_the_master_turns_bad() {
+fn process_keeps_the_last_config_while_the_master_is_bad() {
     let n = node();
     let master = n.conf.join("10-bridge.conf");
     fs::write(&master, BRIDGE_CONF_031).unwrap();
@@ -912,11 +912,26 @@ fn process_exits_1_and_cleans_up_when_the_master_turns_bad() {
     let conf = n.conf.join(CONF_FILE_NAME);
     wait_for("the generated conf", || conf.exists());
     assert!(!n.bin.join("multus").exists(), "--skip-multus-binary-copy");
+    let good = fs::read_to_string(&conf).unwrap();
+    // A master caught half-written: multus stays on the node with the last good config.
     fs::write(&master, "{ broken").unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    assert_eq!(fs::read_to_string(&conf).unwrap(), good);
+    // Fixed (with a new bridge name): regenerated.
+    fs::write(&master, BRIDGE_CONF_031.replace("cni0", "cni9")).unwrap();
+    wait_for("the regenerated conf", || {
+        fs::read_to_string(&conf).is_ok_and(|c| c.contains("cni9"))
+    });
+    child.signal(nix::sys::signal::Signal::SIGTERM);
     let (code, out) = child.wait_exit();
-    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("cannot read master CNI config json"), "{out}");
-    assert!(!conf.exists());
+    assert_eq!(
+        out.matches("keeping the last one").count(),
+        1,
+        "reported once: {out}"
+    );
+    assert!(!conf.exists(), "cleanup after the signal");
 }
 
 #[test]

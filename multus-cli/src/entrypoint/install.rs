@@ -88,8 +88,8 @@ pub fn copy_file_atomic(
     Ok(dst)
 }
 
-/// Writes `contents` to `path` through the temporary file `temp` (truncated
-/// if left over, given `mode`, synced), then renames it into place.
+/// Writes `contents` to `path` through the temporary file `temp` (a leftover
+/// is removed first; created anew with `mode`, synced), then renames it into place.
 pub(crate) fn write_atomic(
     path: &Path,
     temp: &Path,
@@ -98,10 +98,20 @@ pub(crate) fn write_atomic(
 ) -> Result<(), Error> {
     let io_err = |context: String| move |source: io::Error| Error::Io { context, source };
     let result = (|| {
+        // A leftover temp file may have a wider mode or be a symlink: never
+        // write secrets through it, start from a fresh file of our mode.
+        match fs::remove_file(temp) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                return Err(io_err(format!(
+                    "cannot remove the leftover {}",
+                    temp.display()
+                ))(e));
+            }
+            _ => {}
+        }
         let mut file = OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
             .mode(mode)
             .open(temp)
             .map_err(io_err(format!("cannot create {}", temp.display())))?;

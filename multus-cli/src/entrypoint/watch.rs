@@ -178,14 +178,29 @@ pub async fn serve(options: &Options, server: &ApiServer) -> i32 {
         }
         Ok(()) if options.watch_enabled() => {
             println!("Entering watch loop...");
+            // A master caught mid-rewrite (or broken for a while) must not take
+            // Multus off the node: the last good config stays, the error is
+            // reported once, and the next tick tries again.
+            let mut last_error = None;
             loop {
                 if let Some(sig) = signals.sleep(WATCH_INTERVAL).await {
                     println!("received {sig}, exiting");
                     break 0;
                 }
-                if let Err(e) = state.tick(options, server) {
-                    eprintln!("failed to update the multus configuration: {e}");
-                    break 1;
+                match state.tick(options, server) {
+                    Ok(()) if last_error.take().is_some() => {
+                        println!("the multus configuration is up to date again")
+                    }
+                    Ok(()) => {}
+                    Err(e) => {
+                        let text = e.to_string();
+                        if last_error.as_ref() != Some(&text) {
+                            eprintln!(
+                                "failed to update the multus configuration (keeping the last one): {text}"
+                            );
+                        }
+                        last_error = Some(text);
+                    }
                 }
             }
         }
