@@ -4,15 +4,6 @@ use std::net::IpAddr;
 
 use serde::{Deserialize, Deserializer};
 
-/// Go leaves a field at its zero value when the JSON says `null`.
-pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
-
 /// `default-route`: absent or `null` is `None`; a list is `Some`, even when
 /// empty. Each entry must be a plain IP (Go's `net.IP` text form); an
 /// IPv4-mapped IPv6 address is stored as IPv4, as Go treats it.

@@ -25,6 +25,8 @@
 
 use std::net::IpAddr;
 
+use multus_types::addr::is_ipv4;
+
 use crate::{Error, NetworkSelectionElement};
 
 /// Which families of default routes one attachment must not keep.
@@ -45,7 +47,7 @@ impl GatewayFilter {
             filter_v6: true,
         };
         for gw in request.unwrap_or_default() {
-            if is_ipv4(gw) {
+            if is_ipv4(*gw) {
                 filter.filter_v4 = false;
             } else {
                 filter.filter_v6 = false;
@@ -79,7 +81,7 @@ pub fn check_ecmp<'a>(
         .into_iter()
         .flatten()
         .flatten()
-        .partition(|gw| is_ipv4(gw));
+        .partition(|gw| is_ipv4(**gw));
     if ipv4.len() > 1 || ipv6.len() > 1 {
         return Err(Error::Ecmp { ipv4, ipv6 });
     }
@@ -113,11 +115,6 @@ pub fn element_gateway_filters(
             .iter()
             .map(NetworkSelectionElement::gateway_request),
     )
-}
-
-/// Go's `To4() != nil`: IPv4, including IPv4-mapped IPv6.
-fn is_ipv4(ip: &IpAddr) -> bool {
-    ip.to_canonical().is_ipv4()
 }
 
 #[cfg(test)]

@@ -12,7 +12,8 @@
 //!   entries, built from CNI results with [`NetworkStatus::from_result`],
 //!   written with [`render_network_status`] byte for byte as upstream writes
 //!   them, read back with [`parse_network_status`].
-//! * [`addr`]: IP, CIDR and hardware-address syntax with Go's strictness.
+//! * [`addr`]: IP, CIDR and hardware-address syntax with Go's strictness
+//!   (a re-export of `multus_types::addr`).
 //!
 //! ```
 //! use multus_annotations::{parse_networks, NetworkStatus, render_network_status};
@@ -73,7 +74,10 @@ mod de;
 mod error;
 mod gojson;
 
-pub mod addr;
+/// IP, CIDR and hardware-address syntax with Go's strictness; this is
+/// [`multus_types::addr`], re-exported so the annotations crate keeps its API.
+pub use multus_types::addr;
+
 pub mod default_network;
 pub mod default_route;
 pub mod selection;

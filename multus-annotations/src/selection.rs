@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::IpAddr;
 
+use multus_types::casefold::null_as_default;
 use multus_types::{Bandwidth, PortMapping};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -34,7 +35,7 @@ use crate::addr;
 #[serde(remote = "Self")]
 pub struct NetworkSelectionElement {
     /// Name of the NetworkAttachmentDefinition. Not validated in the JSON form.
-    #[serde(default, deserialize_with = "crate::de::null_as_default")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
 
     /// Namespace of the NetworkAttachmentDefinition; [`parse_networks`] fills
@@ -42,7 +43,7 @@ pub struct NetworkSelectionElement {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub namespace: String,
 
@@ -56,7 +57,7 @@ pub struct NetworkSelectionElement {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mac: String,
 
@@ -65,7 +66,7 @@ pub struct NetworkSelectionElement {
         rename = "infiniband-guid",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub infiniband_guid: String,
 
@@ -74,7 +75,7 @@ pub struct NetworkSelectionElement {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub interface: String,
 
@@ -84,7 +85,7 @@ pub struct NetworkSelectionElement {
         rename = "interfaceRequest",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub interface_request: String,
 
@@ -93,7 +94,7 @@ pub struct NetworkSelectionElement {
         rename = "portMappings",
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub port_mappings: Vec<PortMapping>,
 
@@ -106,7 +107,7 @@ pub struct NetworkSelectionElement {
         rename = "deviceID",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub device_id: String,
 

@@ -4,6 +4,7 @@
 
 use std::net::IpAddr;
 
+use multus_types::casefold::null_as_default;
 use multus_types::result::v1;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -21,45 +22,45 @@ use crate::{Error, gojson};
 #[serde(remote = "Self")]
 pub struct NetworkStatus {
     /// `<namespace>/<nad name>` for NAD attachments, else the CNI network name.
-    #[serde(default, deserialize_with = "crate::de::null_as_default")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub name: String,
     /// Interface name in the pod.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub interface: String,
     /// Addresses, bare (no prefix length) in canonical text.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub ips: Vec<String>,
     /// Hardware address, verbatim from the result.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mac: String,
     /// Interface MTU (1.1.0 results).
     #[serde(
         default,
         skip_serializing_if = "is_zero",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mtu: u32,
     /// Whether this is the pod's cluster default network.
     #[serde(
         default,
         skip_serializing_if = "is_false",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub default: bool,
     /// DNS settings of the result.
-    #[serde(default, deserialize_with = "crate::de::null_as_default")]
+    #[serde(default, deserialize_with = "null_as_default")]
     pub dns: Dns,
     /// Device information read from the attachment's device-info file.
     #[serde(
@@ -72,7 +73,7 @@ pub struct NetworkStatus {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub gateway: Vec<String>,
 }
@@ -86,28 +87,28 @@ pub struct Dns {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub nameservers: Vec<String>,
     /// Local domain.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub domain: String,
     /// Search domains.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub search: Vec<String>,
     /// Resolver options.
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub options: Vec<String>,
 }
@@ -146,14 +147,14 @@ pub struct DeviceInfo {
         rename = "type",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub device_type: String,
     /// Spec version, e.g. `1.1.0`.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub version: String,
     /// PCI device details.
@@ -184,7 +185,7 @@ pub struct PciDevice {
         rename = "pci-address",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub pci_address: String,
     /// vhost-net device path.
@@ -192,7 +193,7 @@ pub struct PciDevice {
         rename = "vhost-net",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub vhost_net: String,
     /// RDMA device name.
@@ -200,7 +201,7 @@ pub struct PciDevice {
         rename = "rdma-device",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub rdma_device: String,
     /// PCI address of the physical function.
@@ -208,7 +209,7 @@ pub struct PciDevice {
         rename = "pf-pci-address",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub pf_pci_address: String,
     /// Representor netdev name.
@@ -216,7 +217,7 @@ pub struct PciDevice {
         rename = "representor-device",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub representor_device: String,
 }
@@ -231,21 +232,21 @@ pub struct VdpaDevice {
         rename = "parent-device",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub parent_device: String,
     /// `vhost` or `virtio`.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub driver: String,
     /// Device path.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub path: String,
     /// PCI address.
@@ -253,7 +254,7 @@ pub struct VdpaDevice {
         rename = "pci-address",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub pci_address: String,
     /// PCI address of the physical function.
@@ -261,7 +262,7 @@ pub struct VdpaDevice {
         rename = "pf-pci-address",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub pf_pci_address: String,
     /// Representor netdev name.
@@ -269,7 +270,7 @@ pub struct VdpaDevice {
         rename = "representor-device",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub representor_device: String,
 }
@@ -283,14 +284,14 @@ pub struct VhostUserDevice {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mode: String,
     /// Socket path.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub path: String,
 }
@@ -304,21 +305,21 @@ pub struct MemifDevice {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub role: String,
     /// Socket path.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub path: String,
     /// `ethernet`, `ip` or `inject-punt`.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::de::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mode: String,
 }

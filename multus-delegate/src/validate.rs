@@ -37,26 +37,33 @@ pub fn validate_container_id(container_id: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// Checks a network name as libcni does before an `ADD`.
+/// Checks a network name as libcni does before an `ADD`: the rule of
+/// [`multus_types::validate_network_name`], with libcni's error object.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] with code 7.
+/// [`Error::InvalidArgument`] with code 7: `missing network name`, or
+/// `invalid characters found in network name` with the name as details.
+///
+/// ```
+/// use multus_delegate::validate_network_name;
+/// assert!(validate_network_name("blue-1.x").is_ok());
+/// assert_eq!(
+///     validate_network_name("a/b").unwrap_err().to_string(),
+///     "invalid characters found in network name; a/b"
+/// );
+/// ```
 pub fn validate_network_name(name: &str) -> Result<(), Error> {
-    if name.is_empty() {
-        return Err(invalid(
-            ErrorCode::InvalidNetworkConfig,
-            "missing network name",
-            "",
-        ));
-    }
-    if !is_cni_identifier(name) {
-        return Err(invalid(
-            ErrorCode::InvalidNetworkConfig,
-            "invalid characters found in network name",
-            name,
-        ));
-    }
-    Ok(())
+    multus_types::validate_network_name(name).map_err(|_| {
+        if name.is_empty() {
+            invalid(ErrorCode::InvalidNetworkConfig, "missing network name", "")
+        } else {
+            invalid(
+                ErrorCode::InvalidNetworkConfig,
+                "invalid characters found in network name",
+                name,
+            )
+        }
+    })
 }
 
 /// Checks an interface name as libcni does before an `ADD`: 1 to 15 bytes,
@@ -155,5 +162,14 @@ mod tests {
             ErrorCode::InvalidNetworkConfig
         );
         assert!(validate_network_name("a/b").is_err());
+        // libcni's texts, code 7 for both.
+        let e = validate_network_name("").unwrap_err();
+        assert_eq!(e.to_string(), "missing network name");
+        let e = validate_network_name("-a").unwrap_err();
+        assert_eq!(e.cni_code().code(), 7);
+        assert_eq!(
+            e.to_string(),
+            "invalid characters found in network name; -a"
+        );
     }
 }

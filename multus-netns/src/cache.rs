@@ -62,13 +62,6 @@ fn parse_cidr(s: &str) -> Option<(IpAddr, u8)> {
     Some((addr, len))
 }
 
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
 /// What a cached route is, as far as default routes go.
 #[derive(Debug, PartialEq, Eq)]
 enum Kind {
@@ -109,7 +102,7 @@ fn route_gw(route: &Value) -> Option<IpAddr> {
         .get("gw")
         .and_then(Value::as_str)
         .and_then(|g| g.parse::<IpAddr>().ok())
-        .map(canonical)
+        .map(|g| g.to_canonical())
 }
 
 /// Filters and extends one `routes` array in place. `section` is the family
@@ -141,7 +134,7 @@ fn edit_routes(
             kept.push(r);
         }
     }
-    for gw in add.iter().copied().map(canonical) {
+    for gw in add.iter().map(IpAddr::to_canonical) {
         let family = family_of(gw);
         if section.is_some_and(|s| s != family) {
             continue;
@@ -285,21 +278,6 @@ fn edit_result(
             Ok(())
         }
     }
-}
-
-/// Whether a result (of any version) has interfaces or IPs once converted to
-/// the current version — the condition under which Multus applies
-/// default-route changes after a delegate ADD. A 0.1/0.2 `ip4` or `ip6`
-/// section counts as an IP.
-pub fn result_has_interfaces_or_ips(result: &Value) -> bool {
-    let non_empty = |k: &str| {
-        result
-            .get(k)
-            .and_then(Value::as_array)
-            .is_some_and(|a| !a.is_empty())
-    };
-    let section = |k: &str| result.get(k).is_some_and(Value::is_object);
-    non_empty("interfaces") || non_empty("ips") || section("ip4") || section("ip6")
 }
 
 /// Applies [`rewrite_default_routes`] to a libcni result cache file and
@@ -615,26 +593,6 @@ mod tests {
             r["routes"],
             json!([{"dst": "0.0.0.0/0", "gw": "192.0.2.1"}])
         );
-    }
-
-    #[test]
-    fn has_interfaces_or_ips() {
-        assert!(!result_has_interfaces_or_ips(
-            &json!({"cniVersion": "1.0.0"})
-        ));
-        assert!(!result_has_interfaces_or_ips(
-            &json!({"cniVersion": "1.0.0", "interfaces": [], "ips": []})
-        ));
-        assert!(result_has_interfaces_or_ips(
-            &json!({"interfaces": [{"name": "net1"}]})
-        ));
-        assert!(result_has_interfaces_or_ips(
-            &json!({"ips": [{"address": "192.0.2.5/24"}]})
-        ));
-        assert!(result_has_interfaces_or_ips(
-            &json!({"cniVersion": "0.2.0", "ip4": {"ip": "192.0.2.5/24"}})
-        ));
-        assert!(!result_has_interfaces_or_ips(&json!("nope")));
     }
 
     fn tmpdir(tag: &str) -> std::path::PathBuf {

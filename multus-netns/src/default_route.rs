@@ -47,11 +47,10 @@ impl fmt::Display for IpFamily {
 }
 
 /// The family of an address; an IPv4-mapped IPv6 address (`::ffff:a.b.c.d`)
-/// counts as IPv4, as in Go's `To4()`.
+/// counts as IPv4, as in Go's `To4()` (and `multus_types::addr::is_ipv4`).
 pub fn family_of(ip: IpAddr) -> IpFamily {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(_) => IpFamily::V4,
-        IpAddr::V6(v6) if v6.to_ipv4_mapped().is_some() => IpFamily::V4,
         IpAddr::V6(_) => IpFamily::V6,
     }
 }
@@ -96,8 +95,9 @@ impl DefaultRouteAction {
 /// `multus_annotations::default_route::gateway_filters`), `request` its
 /// `default-route` gateways (`None` without the key), and
 /// `result_has_interfaces_or_ips` whether its result has interfaces or IPs
-/// (see [`result_has_interfaces_or_ips`](crate::result_has_interfaces_or_ips));
-/// without them nothing is done.
+/// ([`v1::Result::has_interfaces_or_ips`](multus_types::result::v1::Result::has_interfaces_or_ips),
+/// or the same method of [`CniResult`](multus_types::CniResult)); without
+/// them nothing is done.
 ///
 /// Default routes are removed when the delegate filters a family or
 /// requested a non-empty gateway list; upstream then removes the default

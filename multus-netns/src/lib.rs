@@ -35,7 +35,7 @@ mod netlink;
 mod netns;
 mod readiness;
 
-pub use cache::{result_has_interfaces_or_ips, rewrite_cached_result_file, rewrite_default_routes};
+pub use cache::{rewrite_cached_result_file, rewrite_default_routes};
 pub use default_route::{DefaultRouteAction, IpFamily, default_route_action, family_of};
 pub use error::Error;
 pub use netlink::{AddressInfo, AppliedDefaultRoutes, LinkInfo, Netlink, RouteInfo};

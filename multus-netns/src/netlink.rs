@@ -225,14 +225,7 @@ fn address_info(msg: &AddressMessage) -> Option<AddressInfo> {
 /// Whether `gw` and `other` are the same gateway, treating an IPv4-mapped
 /// IPv6 address as its IPv4 address.
 fn same_ip(a: IpAddr, b: IpAddr) -> bool {
-    canonical(a) == canonical(b)
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
+    a.to_canonical() == b.to_canonical()
 }
 
 impl Netlink {
@@ -433,7 +426,7 @@ impl Netlink {
     }
 
     async fn add_default_on(&self, link: &LinkInfo, gateway: IpAddr) -> Result<bool, Error> {
-        let gateway = canonical(gateway);
+        let gateway = gateway.to_canonical();
         let family = family_of(gateway);
         let existing = self.default_routes(&[family], None).await?;
         if existing
@@ -511,7 +504,7 @@ impl Netlink {
             .await?;
         for &gw in &action.add {
             if self.add_default_on(&link, gw).await? {
-                applied.added.push(canonical(gw));
+                applied.added.push(gw.to_canonical());
             }
         }
         Ok(applied)
@@ -558,7 +551,7 @@ mod tests {
     fn mapped_gateways_are_v4() {
         let mapped: IpAddr = "::ffff:192.0.2.1".parse().unwrap();
         assert!(same_ip(mapped, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 1))));
-        assert_eq!(family_of(canonical(mapped)), IpFamily::V4);
+        assert_eq!(family_of(mapped.to_canonical()), IpFamily::V4);
     }
 
     #[test]

@@ -2,11 +2,26 @@
 //! exactly as upstream's `net.ParseIP`, `net.ParseCIDR` and `net.ParseMAC`
 //! accept them.
 //!
-//! The networks parser uses these to validate `ips`, `mac` and
-//! `infiniband-guid`; the delegate layer can use them to re-check requests
-//! that did not come through the parser (upstream re-validates there too).
+//! The networks annotation parser (multus-annotations) uses these to
+//! validate `ips`, `mac` and `infiniband-guid`; the delegate runner
+//! (multus-delegate) re-checks the `MAC`/`IP` requests it passes on with
+//! them (upstream re-validates there too). [`is_ipv4`] is the one place that
+//! decides an address's family the way Go does.
 
 use std::net::IpAddr;
+
+/// Go's `ip.To4() != nil`: IPv4, or an IPv4-mapped IPv6 address
+/// (`::ffff:a.b.c.d`).
+///
+/// ```
+/// use multus_types::addr::is_ipv4;
+/// assert!(is_ipv4("192.0.2.1".parse().unwrap()));
+/// assert!(is_ipv4("::ffff:192.0.2.1".parse().unwrap()));
+/// assert!(!is_ipv4("2001:db8::1".parse().unwrap()));
+/// ```
+pub fn is_ipv4(ip: IpAddr) -> bool {
+    ip.to_canonical().is_ipv4()
+}
 
 /// Parses a plain IP address as Go's `net.ParseIP` does.
 ///
@@ -14,7 +29,7 @@ use std::net::IpAddr;
 /// allowed); no zone (`%eth0`), no prefix, no surrounding whitespace.
 ///
 /// ```
-/// use multus_annotations::addr::parse_ip;
+/// use multus_types::addr::parse_ip;
 /// assert!(parse_ip("10.1.1.5").is_some());
 /// assert!(parse_ip("2001:db8::1").is_some());
 /// assert!(parse_ip("::ffff:10.1.1.5").is_some());
@@ -36,7 +51,7 @@ pub fn parse_ip(s: &str) -> Option<IpAddr> {
 /// (IPv4-mapped IPv6 counts as IPv6).
 ///
 /// ```
-/// use multus_annotations::addr::parse_cidr;
+/// use multus_types::addr::parse_cidr;
 /// assert_eq!(parse_cidr("10.1.1.5/24"), Some(("10.1.1.5".parse().unwrap(), 24)));
 /// assert!(parse_cidr("10.1.1.5/33").is_none());
 /// assert!(parse_cidr("10.1.1.5/+24").is_none());
@@ -76,7 +91,7 @@ pub fn is_ip_request(s: &str) -> bool {
 /// four-hex-digit groups separated by `.`.
 ///
 /// ```
-/// use multus_annotations::addr::parse_hardware_addr;
+/// use multus_types::addr::parse_hardware_addr;
 /// assert_eq!(parse_hardware_addr("c2:b0:57:49:47:f1").map(|a| a.len()), Some(6));
 /// assert_eq!(parse_hardware_addr("C2-B0-57-49-47-F1").map(|a| a.len()), Some(6));
 /// assert_eq!(parse_hardware_addr("c2b0.5749.47f1").map(|a| a.len()), Some(6));
@@ -154,8 +169,26 @@ fn hex_digit(c: u8) -> Option<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv4_like_go_to4() {
+        for v4 in ["0.0.0.0", "192.0.2.1", "::ffff:192.0.2.1", "::ffff:0.0.0.0"] {
+            assert!(is_ipv4(v4.parse().unwrap()), "{v4}");
+        }
+        // IPv4-compatible (`::a.b.c.d`) and NAT64 addresses are IPv6 in Go.
+        for v6 in [
+            "::",
+            "::1",
+            "2001:db8::1",
+            "::192.0.2.1",
+            "64:ff9b::192.0.2.1",
+        ] {
+            assert!(!is_ipv4(v6.parse().unwrap()), "{v6}");
+        }
+    }
 
     #[test]
     fn ips_like_go() {
@@ -273,6 +306,75 @@ mod tests {
             "00:00:5e:00:53:é",
         ] {
             assert!(parse_hardware_addr(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    // The cases the delegate runner tested its own MAC/IP request checks
+    // with, before it used this module.
+
+    #[test]
+    fn mac_requests_like_go() {
+        for good in [
+            "00:00:5e:00:53:01",
+            "02:00:5e:10:00:00:00:01",
+            "00:00:00:00:fe:80:00:00:00:00:00:00:02:00:5e:10:00:00:00:01",
+            "00-00-5e-00-53-01",
+            "0000.5e00.5301",
+            "0200.5e10.0000.0001",
+            "C2:11:22:33:44:55",
+        ] {
+            assert!(parse_hardware_addr(good).is_some(), "{good}");
+        }
+        for bad in [
+            "",
+            "00:00:5e:00:53",
+            "00:00:5e:00:53:01:02",
+            "00:00-5e:00:53:01",
+            "0000.5e00.530",
+            "zz:00:5e:00:53:01",
+            "00:00:5e:00:53:0g",
+            "00005e005301abcd",
+            "é0:00:5e:00:53:01",
+        ] {
+            assert!(parse_hardware_addr(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn ip_requests_like_go() {
+        for good in [
+            "10.1.1.1",
+            "10.1.1.1/24",
+            "2001:db8::1",
+            "2001:db8::1/64",
+            "::ffff:1.2.3.4",
+            "0.0.0.0/0",
+        ] {
+            assert!(is_ip_request(good), "{good}");
+        }
+        for bad in [
+            "",
+            "10.1.1",
+            "10.1.1.1/33",
+            "10.1.1.1/",
+            "10.1.1.1/+1",
+            "2001:db8::1/129",
+            "x/24",
+            "10.01.1.1",
+        ] {
+            assert!(!is_ip_request(bad), "{bad}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn request_checks_never_panic(s in "\\PC{0,40}", hexish in "[0-9a-fA-F:.\\-]{0,60}") {
+            let _ = (
+                parse_hardware_addr(&s),
+                is_ip_request(&s),
+                parse_hardware_addr(&hexish),
+                is_ip_request(&hexish),
+            );
         }
     }
 }

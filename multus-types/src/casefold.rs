@@ -7,7 +7,7 @@
 //! structs that mirror those Go types decode the same way here. Serialisation
 //! is unaffected: it always writes the canonical key names.
 
-use serde::de::{self, Deserializer, Visitor};
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 use serde_json::{Map, Value};
 
 /// Rewrites the keys of `map` to the canonical spelling among `fields`,
@@ -124,6 +124,38 @@ macro_rules! case_insensitive_serde {
             }
         }
     };
+}
+
+/// A `deserialize_with` function decoding JSON `null` as the field's
+/// `Default`, as Go's `encoding/json` does: Go leaves a field at its zero
+/// value (empty string, empty slice, `false`, `0`) when the JSON says `null`,
+/// where serde would refuse `null` for a non-`Option` field.
+///
+/// Pair it with `#[serde(default)]` so an absent key is the default too.
+///
+/// ```
+/// use serde::Deserialize;
+///
+/// #[derive(Deserialize)]
+/// struct Conf {
+///     #[serde(default, deserialize_with = "multus_types::casefold::null_as_default")]
+///     ips: Vec<String>,
+/// }
+///
+/// let c: Conf = serde_json::from_str(r#"{"ips": null}"#).unwrap();
+/// assert!(c.ips.is_empty());
+/// let c: Conf = serde_json::from_str(r#"{"ips": ["10.1.1.5/24"]}"#).unwrap();
+/// assert_eq!(c.ips, ["10.1.1.5/24"]);
+/// ```
+///
+/// # Errors
+/// Whatever `T`'s own decoding refuses (a value of the wrong type).
+pub fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de> + Default,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
 /// Runs a derived deserializer over `value`, prefixing errors with the key path.

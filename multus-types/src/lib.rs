@@ -4,10 +4,13 @@
 //! * [`result`]: results of every version and libcni's conversions between them.
 //! * [`CniError`] / [`ErrorCode`]: the error object plugins print, and [`ToCniError`]
 //!   which every error type of the workspace implements.
+//! * [`addr`]: IP, CIDR and hardware-address syntax with Go's strictness, and
+//!   Go's IPv4-or-IPv6 decision ([`addr::is_ipv4`]).
 //!
 //! This crate depends on serde, serde_json, thiserror and ipnetwork only, so
 //! any CNI tool can use it without pulling in Kubernetes.
 
+pub mod addr;
 mod args;
 pub mod casefold;
 mod config;

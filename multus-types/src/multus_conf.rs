@@ -7,8 +7,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::casefold::null_as_default;
 use crate::result::CniResult;
-use crate::runtime::null_as_default;
 use crate::{Capabilities, CniVersion, DelegateConf, Error, RuntimeConfig};
 
 /// Default `confDir`: where NADs without a config and named networks are looked up.

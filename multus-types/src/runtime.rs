@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::casefold::null_as_default;
+
 /// The capability arguments Multus understands and forwards to delegates.
 ///
 /// Keys decode case-insensitively like upstream's Go struct; other keys are
@@ -16,7 +18,7 @@ pub struct RuntimeConfig {
         rename = "portMappings",
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub port_mappings: Vec<PortMapping>,
     /// `bandwidth` capability.
@@ -26,14 +28,14 @@ pub struct RuntimeConfig {
     #[serde(
         default,
         skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub ips: Vec<String>,
     /// `mac` capability.
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub mac: String,
     /// `infinibandGUID` capability.
@@ -41,7 +43,7 @@ pub struct RuntimeConfig {
         rename = "infinibandGUID",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub infiniband_guid: String,
     /// `deviceID` capability (PCI address or device name).
@@ -49,7 +51,7 @@ pub struct RuntimeConfig {
         rename = "deviceID",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub device_id: String,
     /// Where the delegate writes its device-info file.
@@ -57,7 +59,7 @@ pub struct RuntimeConfig {
         rename = "CNIDeviceInfoFile",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub cni_device_info_file: String,
 }
@@ -84,7 +86,7 @@ pub struct PortMapping {
     #[serde(
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub protocol: String,
     /// Host address to bind.
@@ -92,7 +94,7 @@ pub struct PortMapping {
         rename = "hostIP",
         default,
         skip_serializing_if = "String::is_empty",
-        deserialize_with = "crate::runtime::null_as_default"
+        deserialize_with = "null_as_default"
     )]
     pub host_ip: String,
 }
@@ -119,15 +121,6 @@ crate::case_insensitive_serde!(Bandwidth);
 
 /// A plugin's `capabilities` map: which runtimeConfig keys it wants.
 pub type Capabilities = BTreeMap<String, bool>;
-
-/// Go leaves a field at its zero value when the JSON says `null`.
-pub(crate) fn null_as_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
-}
 
 #[cfg(test)]
 mod tests {

@@ -75,7 +75,7 @@ impl<'a> Hooks<'a> {
     async fn after(&mut self, step: &DelegateStep<'_>, result: &CniResult) -> Result<(), Error> {
         let a = step.attachment;
         let v1 = result.to_v1()?;
-        let has_interfaces_or_ips = !v1.interfaces.is_empty() || !v1.ips.is_empty();
+        let has_interfaces_or_ips = v1.has_interfaces_or_ips();
         let action = default_route_action(
             a.filter_v4_gateway,
             a.filter_v6_gateway,

@@ -6,18 +6,9 @@
 //!
 //! [`CniResult::convert_to`]: super::CniResult::convert_to
 
-use std::net::IpAddr;
-
 use super::{v1, v02, v04};
+use crate::addr::is_ipv4;
 use crate::{CniVersion, Error};
-
-/// Go's `ip.To4() != nil`: IPv4, or an IPv4-mapped IPv6 address.
-pub(crate) fn is_ipv4(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(_) => true,
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().is_some(),
-    }
-}
 
 /// 0.1.0/0.2.0 → 0.3.x/0.4.0: `ip4` then `ip6` become `ips` (no interface
 /// index), their routes become the top-level `routes` in the same order.

@@ -208,6 +208,25 @@ impl CniResult {
         })
     }
 
+    /// [`v1::Result::has_interfaces_or_ips`] of this result converted to 1.x
+    /// (without converting it): a 0.1/0.2 `ip4` or `ip6` section counts as
+    /// an address.
+    ///
+    /// ```
+    /// use multus_types::{CniResult, CniVersion};
+    /// let r = CniResult::parse(br#"{"cniVersion":"0.2.0","ip4":{"ip":"192.0.2.5/24"}}"#,
+    ///                          CniVersion::V1_0_0)?;
+    /// assert!(r.has_interfaces_or_ips());
+    /// # Ok::<(), multus_types::Error>(())
+    /// ```
+    pub fn has_interfaces_or_ips(&self) -> bool {
+        match self {
+            Self::V02(r) => r.ip4.is_some() || r.ip6.is_some(),
+            Self::V04(r) => !r.interfaces.is_empty() || !r.ips.is_empty(),
+            Self::V1(r) => r.has_interfaces_or_ips(),
+        }
+    }
+
     /// The version-specific JSON of this result as a value.
     ///
     /// # Errors
@@ -318,6 +337,38 @@ mod tests {
             err.to_string(),
             r#"result type supports [0.3.0 0.3.1 0.4.0] but unmarshalled CNIVersion is "" at line 1 column 17"#
         );
+    }
+
+    /// Moved from multus-netns (`result_has_interfaces_or_ips`, which read
+    /// the JSON): the same results, typed.
+    #[test]
+    fn has_interfaces_or_ips() {
+        let check = |json: &str| {
+            let r = CniResult::parse(json.as_bytes(), CniVersion::V1_0_0).unwrap();
+            let v1 = r.to_v1().unwrap().has_interfaces_or_ips();
+            assert_eq!(r.has_interfaces_or_ips(), v1, "{json}");
+            v1
+        };
+        assert!(!check(r#"{"cniVersion": "1.0.0"}"#));
+        assert!(!check(
+            r#"{"cniVersion": "1.0.0", "interfaces": [], "ips": []}"#
+        ));
+        assert!(check(r#"{"interfaces": [{"name": "net1"}]}"#));
+        assert!(check(r#"{"ips": [{"address": "192.0.2.5/24"}]}"#));
+        assert!(check(
+            r#"{"cniVersion": "0.2.0", "ip4": {"ip": "192.0.2.5/24"}}"#
+        ));
+        // Also the other layouts.
+        assert!(check(
+            r#"{"cniVersion": "0.2.0", "ip6": {"ip": "2001:db8::5/64"}}"#
+        ));
+        assert!(!check(r#"{"cniVersion": "0.2.0"}"#));
+        assert!(check(
+            r#"{"cniVersion": "0.4.0", "interfaces": [{"name": "net1"}]}"#
+        ));
+        assert!(!check(r#"{"cniVersion": "0.4.0"}"#));
+        // Not a result at all (the JSON function answered false).
+        assert!(CniResult::parse(br#""nope""#, CniVersion::V1_0_0).is_err());
     }
 
     #[test]

@@ -109,11 +109,7 @@ impl IpConfig {
 /// `"4"` or `"6"` for an address, the way Go decides it: an IPv4-mapped IPv6
 /// address (`::ffff:a.b.c.d`) counts as IPv4, because Go's `To4()` accepts it.
 pub(crate) fn version_of(ip: IpAddr) -> &'static str {
-    if super::convert::is_ipv4(ip) {
-        "4"
-    } else {
-        "6"
-    }
+    if crate::addr::is_ipv4(ip) { "4" } else { "6" }
 }
 
 /// `cniVersion` of this layout: required, and must be 0.3.0, 0.3.1 or 0.4.0

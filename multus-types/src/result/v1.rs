@@ -37,6 +37,23 @@ pub struct Result {
     pub dns: Dns,
 }
 
+impl Result {
+    /// Whether the result lists any interface or any address: the condition
+    /// under which Multus applies a delegate's `default-route` changes after
+    /// its `ADD` (upstream checks the result converted to the current
+    /// version, as here).
+    ///
+    /// ```
+    /// use multus_types::result::v1;
+    /// let r: v1::Result = serde_json::from_str(r#"{"cniVersion":"1.0.0","interfaces":[{"name":"net1"}]}"#).unwrap();
+    /// assert!(r.has_interfaces_or_ips());
+    /// assert!(!v1::Result::default().has_interfaces_or_ips());
+    /// ```
+    pub fn has_interfaces_or_ips(&self) -> bool {
+        !self.interfaces.is_empty() || !self.ips.is_empty()
+    }
+}
+
 /// An interface in a result.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Interface {
