@@ -3,22 +3,69 @@
 //!
 //! Where the devices come from is mostly outside this crate (kubelet's
 //! pod-resources API, DRA); [`checkpoint_resource_map`] reads the
-//! device-plugin checkpoint, upstream's fallback source. The resolver takes a
-//! [`ResourceMap`], resource name → device IDs allocated to the pod. Each
+//! device-plugin checkpoint, upstream's fallback source. The resolver asks a
+//! [`DeviceSource`] for a [`ResourceMap`], resource name → device IDs
+//! allocated to the pod — at most once per plan, and only when some
+//! attachment names a resource, as upstream builds its map only then (a pod
+//! without device networks never pays for the read, nor fails on it). Each
 //! attachment of a resource takes the next unused ID of that resource, in
 //! attachment order, IDs sorted lexicographically. This is upstream's
 //! intended rule; upstream itself can hand the same device to two
-//! defaultNetworks (its per-network map is shadowed), which is not
+//! attachments (defaultNetworks share a shadowed per-network map, and the
+//! default-network annotation builds a map of its own), which is not
 //! reproduced. Running out of IDs is not an error: the attachment simply
 //! gets no device.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use multus_types::{DelegateConf, NetConfList};
 use serde_json::{Map, Value};
 
 /// Resource name → device IDs allocated to the pod (order irrelevant).
 pub type ResourceMap = BTreeMap<String, Vec<String>>;
+
+/// Where the devices allocated to a pod come from, read only when needed:
+/// the resolver calls [`DeviceSource::resource_map`] at most once per
+/// [`crate::resolve()`], and only when an attachment of the plan names a
+/// resource. An error then fails the plan.
+///
+/// A ready [`ResourceMap`] is a source, and so is any
+/// `Fn() -> Result<ResourceMap, Error>`:
+///
+/// ```
+/// use std::path::Path;
+/// use multus_k8s::devices::{checkpoint_resource_map, DeviceSource, ResourceMap, DEVICE_CHECKPOINT};
+/// let ready = ResourceMap::from([("intel.com/sriov".to_owned(), vec!["0000:03:02.0".to_owned()])]);
+/// assert_eq!(ready.resource_map()?.len(), 1);
+/// let lazy = || checkpoint_resource_map(Path::new(DEVICE_CHECKPOINT), "6f3b...");
+/// let source: &dyn DeviceSource = &lazy; // nothing read yet
+/// # let _ = source;
+/// # Ok::<(), multus_k8s::Error>(())
+/// ```
+pub trait DeviceSource {
+    /// The devices allocated to the pod, per resource name.
+    ///
+    /// # Errors
+    /// Whatever stopped the source from reading them (e.g.
+    /// [`crate::Error::DeviceCheckpoint`]).
+    fn resource_map(&self) -> Result<ResourceMap, crate::Error>;
+}
+
+impl DeviceSource for ResourceMap {
+    fn resource_map(&self) -> Result<ResourceMap, crate::Error> {
+        Ok(self.clone())
+    }
+}
+
+impl<F> DeviceSource for F
+where
+    F: Fn() -> Result<ResourceMap, crate::Error>,
+{
+    fn resource_map(&self) -> Result<ResourceMap, crate::Error> {
+        self()
+    }
+}
 
 /// Where kubelet's device manager keeps its checkpoint.
 pub const DEVICE_CHECKPOINT: &str = "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
@@ -119,18 +166,48 @@ impl DeviceAllocator {
 /// of a single plugin config, into every plugin of a list (upstream
 /// `delegateAddDeviceID` / `addDeviceIDInConfList`).
 pub fn write_device_id(config: &mut Map<String, Value>, device_id: &str) {
-    let set = |plugin: &mut Map<String, Value>| {
-        plugin.insert("deviceID".into(), Value::String(device_id.to_owned()));
-        plugin.insert("pciBusID".into(), Value::String(device_id.to_owned()));
-    };
     if config.contains_key("type") {
-        set(config);
+        set_device_id(config, device_id);
     } else if let Some(Value::Array(plugins)) = config.get_mut("plugins") {
         plugins
             .iter_mut()
             .filter_map(Value::as_object_mut)
-            .for_each(set);
+            .for_each(|plugin| set_device_id(plugin, device_id));
     }
+}
+
+/// [`write_device_id`] on a loaded delegate: a single plugin is edited in
+/// place; a list (whose plugins it keeps parsed) is rebuilt from the edited
+/// object.
+///
+/// ```
+/// use multus_types::DelegateConf;
+/// let mut conf = DelegateConf::from_value(serde_json::json!({"name":"l","plugins":[{"type":"sriov"}]}))?;
+/// multus_k8s::devices::write_delegate_device_id(&mut conf, "0000:03:02.0")?;
+/// assert_eq!(conf.as_map()["plugins"][0]["pciBusID"], "0000:03:02.0");
+/// # Ok::<(), multus_types::Error>(())
+/// ```
+///
+/// # Errors
+/// Only if the edited list no longer loads, which these two keys cannot cause.
+pub fn write_delegate_device_id(
+    conf: &mut DelegateConf,
+    device_id: &str,
+) -> Result<(), multus_types::Error> {
+    match conf {
+        DelegateConf::Single(plugin) => set_device_id(plugin.map_mut(), device_id),
+        DelegateConf::List(list) => {
+            let mut map = list.as_map().clone();
+            write_device_id(&mut map, device_id);
+            *list = NetConfList::from_map(map)?;
+        }
+    }
+    Ok(())
+}
+
+fn set_device_id(plugin: &mut Map<String, Value>, device_id: &str) {
+    plugin.insert("deviceID".into(), Value::String(device_id.to_owned()));
+    plugin.insert("pciBusID".into(), Value::String(device_id.to_owned()));
 }
 
 /// Where a delegate with a device writes its device-info file (the
@@ -204,5 +281,43 @@ mod tests {
         assert_eq!(list["plugins"][1]["deviceID"], "x");
         assert_eq!(list["plugins"][0]["pciBusID"], "x");
         assert!(list.get("deviceID").is_none());
+    }
+
+    #[test]
+    fn device_id_goes_into_a_loaded_delegate() {
+        let mut single = DelegateConf::from_value(json!({"type":"sriov","name":"n"})).unwrap();
+        write_delegate_device_id(&mut single, "0000:03:02.0").unwrap();
+        assert_eq!(
+            Value::Object(single.as_map().clone()).to_string(),
+            r#"{"type":"sriov","name":"n","deviceID":"0000:03:02.0","pciBusID":"0000:03:02.0"}"#
+        );
+        let mut list = DelegateConf::from_value(
+            json!({"cniVersion":"0.4.0","name":"l","plugins":[{"type":"sriov"},{"type":"tuning"}]}),
+        )
+        .unwrap();
+        write_delegate_device_id(&mut list, "x").unwrap();
+        let DelegateConf::List(l) = &list else {
+            panic!("{list:?}")
+        };
+        // The parsed plugins follow the object.
+        assert_eq!(l.plugins()[1].as_map()["deviceID"], "x");
+        assert_eq!(l.as_map()["plugins"][0]["pciBusID"], "x");
+        assert!(l.as_map().get("deviceID").is_none());
+        assert_eq!(l.cni_version_str(), "0.4.0");
+    }
+
+    #[test]
+    fn sources() {
+        let map = ResourceMap::from([("r".to_owned(), vec!["1".to_owned()])]);
+        assert_eq!(map.resource_map().unwrap(), map);
+        let calls = std::cell::Cell::new(0);
+        let lazy = || {
+            calls.set(calls.get() + 1);
+            Ok(ResourceMap::new())
+        };
+        let source: &dyn DeviceSource = &lazy;
+        assert_eq!(calls.get(), 0);
+        assert!(source.resource_map().unwrap().is_empty());
+        assert_eq!(calls.get(), 1);
     }
 }

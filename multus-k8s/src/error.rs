@@ -273,7 +273,9 @@ impl Error {
 impl ToCniError for Error {
     /// API availability problems map to 11 (try again later); configuration
     /// and annotation problems to 7 (invalid network config); annotations
-    /// that do not parse keep their parser's code (6); the rest is 999.
+    /// that do not parse keep their parser's code (6); a device-plugin
+    /// checkpoint that cannot be read or parsed is 5 (I/O failure: node
+    /// state, not the network config); the rest is 999.
     fn cni_code(&self) -> ErrorCode {
         match self {
             Self::InPod { source, .. } | Self::ClusterNetwork { source, .. } => source.cni_code(),
@@ -296,8 +298,8 @@ impl ToCniError for Error {
             | Self::ConfigFile { .. }
             | Self::NetworkNotFound { .. }
             | Self::NoKubernetesNorDelegates
-            | Self::DeviceCheckpoint { .. }
             | Self::AuxiliaryChainNotPath { .. } => ErrorCode::InvalidNetworkConfig,
+            Self::DeviceCheckpoint { .. } => ErrorCode::IoFailure,
             Self::Client { .. }
             | Self::PodUidMismatch { .. }
             | Self::StatusUidMismatch { .. }
@@ -386,6 +388,17 @@ mod tests {
             "GetNetworkDelegates: namespace isolation enabled, annotation violates permission, \
              pod is in namespace a but refers to target namespace b"
         ));
+    }
+
+    #[test]
+    fn a_bad_device_checkpoint_is_an_io_failure() {
+        let e = Error::DeviceCheckpoint {
+            path: "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint".into(),
+            reason: "expected value at line 1 column 1".into(),
+        }
+        .in_pod("default/p", Some("default/sriov"));
+        assert_eq!(e.cni_code(), ErrorCode::IoFailure);
+        assert_eq!(e.cni_code().code(), 5);
     }
 
     #[test]

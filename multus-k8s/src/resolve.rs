@@ -12,7 +12,8 @@
 //!    annotation, if present, must name exactly one network; that NAD
 //!    (namespace defaults to `multusNamespace`, no namespace isolation)
 //!    **replaces** the master, and its `interface`, if any, overrides
-//!    `CNI_IFNAME`.
+//!    `CNI_IFNAME`; with a `resourceName` it gives the master a device (see
+//!    below), the replaced master takes none.
 //! 3. Then every element of `k8s.v1.cni.cncf.io/networks`, in order.
 //! 4. The auxiliary chain (`auxiliaryCNIChainName`), last.
 //!
@@ -24,6 +25,12 @@
 //! element before the first API read, and any failure (a missing NAD, a
 //! broken config, an ECMP default-route request) fails the whole plan. The
 //! only write is the best-effort `Warning NoNetworkFound` event.
+//!
+//! Device IDs: when some attachment's NAD names a resource
+//! (`k8s.v1.cni.cncf.io/resourceName`), the request's
+//! [`DeviceSource`] is asked once for the pod's devices (never otherwise),
+//! and each such attachment, the master included, takes the next unused
+//! device of its resource in plan order ([`crate::devices`]).
 //!
 //! For a DEL without a delegate cache, upstream rebuilds the plan and, when
 //! the pod's annotations cannot be resolved, still deletes the master and
@@ -42,11 +49,13 @@ use multus_types::{DelegateConf, K8sArgs, MultusConf, RuntimeConfig};
 use serde_json::{Map, Value};
 
 use crate::config_edits::{merge_cni_args, spec_config};
-use crate::devices::{DeviceAllocator, ResourceMap, cni_device_info_path, write_device_id};
+use crate::devices::{
+    DeviceAllocator, DeviceSource, ResourceMap, cni_device_info_path, write_delegate_device_id,
+};
 use crate::{Error, confdir, events, nad};
 
 /// Everything the resolver needs to know about one CNI call.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ResolveRequest<'a> {
     /// The multus config.
     pub conf: &'a MultusConf,
@@ -64,8 +73,10 @@ pub struct ResolveRequest<'a> {
     pub ifname: &'a str,
     /// The runtime's `runtimeConfig` (normally the multus config's own).
     pub runtime_config: Option<&'a RuntimeConfig>,
-    /// Devices allocated to the pod, per resource name (may be empty).
-    pub resources: &'a ResourceMap,
+    /// Where the devices allocated to the pod come from: asked at most once,
+    /// and only when an attachment's NAD names a resource
+    /// (`k8s.v1.cni.cncf.io/resourceName`). Default: no devices.
+    pub devices: &'a dyn DeviceSource,
     /// DEL without a delegate cache (upstream): when the pod's annotations
     /// cannot be resolved (parse error, isolation, missing NAD, ECMP), plan
     /// the master, the config's delegates and defaultNetworks anyway and
@@ -74,6 +85,25 @@ pub struct ResolveRequest<'a> {
 }
 
 static NO_RESOURCES: ResourceMap = ResourceMap::new();
+
+impl std::fmt::Debug for ResolveRequest<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResolveRequest")
+            .field("conf", &self.conf)
+            .field("pod_namespace", &self.pod_namespace)
+            .field("pod_name", &self.pod_name)
+            .field("pod", &self.pod)
+            .field("container_id", &self.container_id)
+            .field("ifname", &self.ifname)
+            .field("runtime_config", &self.runtime_config)
+            .field("devices", &format_args!("dyn DeviceSource"))
+            .field(
+                "tolerate_annotation_errors",
+                &self.tolerate_annotation_errors,
+            )
+            .finish()
+    }
+}
 
 impl<'a> ResolveRequest<'a> {
     /// A request for the pod named in `k8s`, with the config's own
@@ -92,7 +122,7 @@ impl<'a> ResolveRequest<'a> {
             container_id,
             ifname,
             runtime_config: conf.runtime_config.as_ref(),
-            resources: &NO_RESOURCES,
+            devices: &NO_RESOURCES,
             tolerate_annotation_errors: false,
         }
     }
@@ -109,9 +139,15 @@ impl<'a> ResolveRequest<'a> {
         self
     }
 
-    /// With the devices allocated to the pod.
-    pub fn with_resources(mut self, resources: &'a ResourceMap) -> Self {
-        self.resources = resources;
+    /// With the devices allocated to the pod, already known.
+    pub fn with_resources(self, resources: &'a ResourceMap) -> Self {
+        self.with_device_source(resources)
+    }
+
+    /// With the devices allocated to the pod read from `devices` only when
+    /// needed (see [`ResolveRequest::devices`]).
+    pub fn with_device_source(mut self, devices: &'a dyn DeviceSource) -> Self {
+        self.devices = devices;
         self
     }
 
@@ -164,9 +200,11 @@ pub async fn resolve(
     })
 }
 
-/// A delegate before interface names, runtimeConfig and devices.
+/// A delegate before interface names, runtimeConfig and devices: loaded
+/// once, with the `cni-args` request merged in; the device ID is written
+/// into it by [`Resolver::finish`].
 struct Pending {
-    config: Map<String, Value>,
+    conf: DelegateConf,
     status_name: String,
     element: Option<NetworkSelectionElement>,
     resource_name: Option<String>,
@@ -205,7 +243,7 @@ impl Resolver<'_> {
             conf.delegates
                 .iter()
                 .map(|d| Pending {
-                    config: d.as_map().clone(),
+                    conf: d.clone(),
                     status_name: d.name().to_owned(),
                     element: None,
                     resource_name: None,
@@ -411,17 +449,13 @@ impl Resolver<'_> {
         element: NetworkSelectionElement,
     ) -> Result<Pending, Error> {
         let nad = nad::get_nad(client, &element.namespace, &element.name).await?;
-        let mut config = if nad.config().is_empty() {
+        let config = if nad.config().is_empty() {
             confdir::find_by_name(Path::new(&self.request.conf.conf_dir), &element.name)?.config
         } else {
             spec_config(nad.config(), &element.name)?
         };
-        check_delegate(&config)?;
-        if let Some(cni_args) = &element.cni_args {
-            merge_cni_args(&mut config, cni_args)?;
-        }
         Ok(Pending {
-            config,
+            conf: load_delegate(config, element.cni_args.as_ref())?,
             status_name: format!("{}/{}", element.namespace, element.name),
             resource_name: nad.resource_name().map(str::to_owned),
             element: Some(element),
@@ -461,7 +495,8 @@ impl Resolver<'_> {
         }
         match confdir::auxiliary_chain(Path::new(&conf.cluster_network), name, &conf.cni_version) {
             Ok(Some(config)) => Ok(Some(Pending {
-                config,
+                conf: load_delegate(config, None)
+                    .map_err(|e| e.in_pod(&self.pod_id, Some(name)))?,
                 status_name: name.clone(),
                 element: None,
                 resource_name: None,
@@ -490,14 +525,14 @@ impl Resolver<'_> {
         }))
         .map_err(|e| Error::Ecmp(e).in_pod(&self.pod_id, None));
         let filters = self.tolerate(filters)?.flatten();
-        let mut devices = DeviceAllocator::new(request.resources);
+        let mut devices = self.device_allocator(&list)?;
         let mut base = request.runtime_config.cloned().unwrap_or_default();
         base.cni_device_info_file.clear();
 
         let mut attachments = Vec::with_capacity(list.len());
         for (index, pending) in list.into_iter().enumerate() {
             let Pending {
-                mut config,
+                mut conf,
                 status_name,
                 element,
                 resource_name,
@@ -517,7 +552,9 @@ impl Resolver<'_> {
             if let Some(resource) = resource_name {
                 match devices.next(&resource) {
                     Some(id) => {
-                        write_device_id(&mut config, &id);
+                        write_delegate_device_id(&mut conf, &id).map_err(|source| {
+                            Error::DelegateLoad { source }.in_pod(&self.pod_id, Some(&status_name))
+                        })?;
                         device_id = id;
                         device_resource = resource;
                     }
@@ -549,9 +586,6 @@ impl Resolver<'_> {
                     cni_device_info_path(&status_name, request.container_id, &ifname);
             }
 
-            let conf = DelegateConf::from_value(Value::Object(config)).map_err(|source| {
-                Error::DelegateLoad { source }.in_pod(&self.pod_id, Some(&status_name))
-            })?;
             let filter = filters.as_ref().and_then(|f| f.get(index)).copied();
             attachments.push(Attachment {
                 conf,
@@ -570,6 +604,21 @@ impl Resolver<'_> {
             });
         }
         Ok(attachments)
+    }
+
+    /// The pod's devices, asked of the request's [`DeviceSource`] only when
+    /// some attachment names a resource (upstream builds its resource map
+    /// only then).
+    fn device_allocator(&self, list: &[Pending]) -> Result<DeviceAllocator, Error> {
+        let Some(first) = list.iter().find(|p| p.resource_name.is_some()) else {
+            return Ok(DeviceAllocator::default());
+        };
+        let map = self
+            .request
+            .devices
+            .resource_map()
+            .map_err(|e| e.in_pod(&self.pod_id, Some(&first.status_name)))?;
+        Ok(DeviceAllocator::new(&map))
     }
 }
 
@@ -603,25 +652,29 @@ fn override_runtime_config(
 
 /// A delegate from a config file: its status name is its CNI name.
 fn file_delegate(config: Map<String, Value>) -> Result<Pending, Error> {
-    check_delegate(&config)?;
-    let status_name = config
-        .get("name")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let conf = load_delegate(config, None)?;
+    let status_name = conf.name().to_owned();
     Ok(Pending {
-        config,
+        conf,
         status_name,
         element: None,
         resource_name: None,
     })
 }
 
-/// Loads the config as a delegate (single plugin with `type`, else a list).
-fn check_delegate(config: &Map<String, Value>) -> Result<(), Error> {
-    DelegateConf::from_value(Value::Object(config.clone()))
-        .map(drop)
-        .map_err(|source| Error::DelegateLoad { source })
+/// Loads the config as a delegate (single plugin with `type`, else a list),
+/// the one time it is parsed, with the `cni-args` request merged into it
+/// first. A config that is no delegate is reported as such even when the
+/// merge failed too (the merge only touches `args.cni`, which loading does
+/// not look at).
+fn load_delegate(
+    mut config: Map<String, Value>,
+    cni_args: Option<&Map<String, Value>>,
+) -> Result<DelegateConf, Error> {
+    let merged = cni_args.map_or(Ok(()), |args| merge_cni_args(&mut config, args));
+    let conf = DelegateConf::from_value(Value::Object(config))
+        .map_err(|source| Error::DelegateLoad { source })?;
+    merged.map(|()| conf)
 }
 
 /// `namespace/name` of an element, for error context.

@@ -32,6 +32,9 @@ use crate::names::check_path_segment;
 use crate::pod::is_static_pod;
 
 /// Retry timing on conflicts (client-go `wait.Backoff`).
+///
+/// Any field values are accepted: a pause that works out negative or NaN is
+/// no pause, one beyond [`Backoff::MAX_PAUSE`] (or infinite) is that maximum.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Backoff {
     /// Attempts in all.
@@ -53,10 +56,24 @@ impl Backoff {
         jitter: 0.1,
     };
 
+    /// The longest pause between two attempts, whatever `duration`, `factor`
+    /// and `jitter` work out to (an infinite `factor` would otherwise wait
+    /// forever). A pause that works out negative or NaN is no pause.
+    pub const MAX_PAUSE: Duration = Duration::from_secs(60);
+
     fn pause(&self, retry: u32) -> Duration {
         let base =
             self.duration.as_secs_f64() * self.factor.powi(retry.try_into().unwrap_or(i32::MAX));
-        Duration::from_secs_f64(base * (1.0 + self.jitter * random_unit()))
+        Self::clamped(base * (1.0 + self.jitter * random_unit()))
+    }
+
+    /// `secs` as a pause within `[0, MAX_PAUSE]`; NaN is 0.
+    fn clamped(secs: f64) -> Duration {
+        if secs.is_nan() || secs <= 0.0 {
+            Duration::ZERO
+        } else {
+            Duration::try_from_secs_f64(secs).map_or(Self::MAX_PAUSE, |d| d.min(Self::MAX_PAUSE))
+        }
     }
 }
 
@@ -200,5 +217,38 @@ mod tests {
             ..Backoff::DEFAULT_RETRY
         };
         assert_eq!(grow.pause(2), Duration::from_millis(250));
+    }
+
+    #[test]
+    fn any_field_values_give_a_bounded_pause() {
+        let with = |factor: f64, jitter: f64| Backoff {
+            factor,
+            jitter,
+            ..Backoff::DEFAULT_RETRY
+        };
+        let max = Backoff::MAX_PAUSE;
+        for (backoff, retry, expected) in [
+            (with(f64::INFINITY, 0.0), 1, max),
+            (with(1e300, 0.0), 3, max),
+            (with(1.0, f64::INFINITY), 0, max), // or 0 when the random part is 0: checked below
+            (with(-1.0, 0.0), 1, Duration::ZERO),
+            (with(f64::NAN, 0.0), 1, Duration::ZERO),
+            (with(1.0, f64::NEG_INFINITY), 0, Duration::ZERO),
+            (with(1.0, -5.0), 0, Duration::ZERO),
+            (with(1.0, f64::NAN), 0, Duration::ZERO),
+            (with(0.0, 0.0), 1, Duration::ZERO),
+        ] {
+            let p = backoff.pause(retry);
+            let ok = p == expected || (backoff.jitter.is_infinite() && p == Duration::ZERO);
+            assert!(ok, "{backoff:?} retry {retry}: {p:?}");
+        }
+        let slow = Backoff {
+            duration: Duration::from_secs(3600),
+            ..with(1.0, 0.0)
+        };
+        assert_eq!(slow.pause(0), max);
+        assert_eq!(Backoff::clamped(f64::INFINITY), max);
+        assert_eq!(Backoff::clamped(-0.0), Duration::ZERO);
+        assert_eq!(Backoff::clamped(0.5), Duration::from_millis(500));
     }
 }

@@ -5,8 +5,11 @@
 mod common;
 
 use common::{DEFAULT_NETWORK, Env, NETWORKS, RESOURCE_NAME, plan_json, summary};
+use std::cell::Cell;
+
 use multus_k8s::devices::ResourceMap;
 use multus_k8s::{Error, ResolveRequest};
+use multus_types::ToCniError;
 use serde_json::json;
 
 const MACVLAN_NOT_FOUND: &str =
@@ -765,6 +768,218 @@ async fn device_ids_from_resources() {
     );
     assert_eq!(plan.warnings.len(), 1, "{:?}", plan.warnings);
     assert!(plan.warnings[0].contains("no unused device of resource intel.com/sriov"));
+}
+
+#[tokio::test]
+async fn devices_are_read_only_for_networks_with_a_resource() {
+    let env = Env::guide().await;
+    let sriov = r#"{"cniVersion":"0.3.1","type":"sriov"}"#;
+    for name in ["sriov-a", "sriov-b"] {
+        env.server.insert_nad(
+            "default",
+            name,
+            Some(sriov),
+            &[(RESOURCE_NAME, "intel.com/sriov")],
+        );
+    }
+    env.insert_pod(
+        "default",
+        "p",
+        &[(NETWORKS, "macvlan-conf-1, sriov-a, sriov-b")],
+    );
+    let conf = env.conf(json!({}));
+    let calls = Cell::new(0);
+    let broken = || {
+        calls.set(calls.get() + 1);
+        Err(Error::DeviceCheckpoint {
+            path: "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint".into(),
+            reason: "expected value at line 1 column 1".into(),
+        })
+    };
+
+    // No network of the pod names a resource: the source is never asked, so
+    // a broken one does not matter.
+    let plan = env
+        .plan_with(&conf, "default", "pod-case-01", &broken, "eth0")
+        .await
+        .unwrap();
+    assert_eq!(plan.attachments.len(), 3);
+    assert_eq!(calls.get(), 0);
+
+    // Two networks with a resource: asked once; its error fails the plan.
+    let e = env
+        .plan_with(&conf, "default", "p", &broken, "eth0")
+        .await
+        .unwrap_err();
+    assert_eq!(calls.get(), 1);
+    assert_eq!(
+        e.to_string(),
+        "failed to read the device-plugin checkpoint \
+         /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint: expected value at line 1 \
+         column 1 (pod default/p, network default/sriov-a)"
+    );
+    assert_eq!(e.cni_code().code(), 5);
+
+    let calls = Cell::new(0);
+    let lazy = || {
+        calls.set(calls.get() + 1);
+        Ok(ResourceMap::from([(
+            "intel.com/sriov".to_owned(),
+            vec!["0000:03:02.1".to_owned(), "0000:03:02.0".to_owned()],
+        )]))
+    };
+    let plan = env
+        .plan_with(&conf, "default", "p", &lazy, "eth0")
+        .await
+        .unwrap();
+    assert_eq!(calls.get(), 1);
+    let ids: Vec<&str> = plan
+        .attachments
+        .iter()
+        .map(|a| a.device_id.as_str())
+        .collect();
+    assert_eq!(ids, ["", "", "0000:03:02.0", "0000:03:02.1"]);
+}
+
+#[tokio::test]
+async fn default_network_nad_with_a_resource_gives_the_master_a_device() {
+    let env = Env::guide().await;
+    let sriov = r#"{"cniVersion":"0.3.1","type":"sriov"}"#;
+    // The clusterNetwork names the resource too, but is replaced: it takes none.
+    env.server.insert_nad(
+        "kube-system",
+        "sriov-cluster",
+        Some(sriov),
+        &[(RESOURCE_NAME, "intel.com/sriov")],
+    );
+    env.server.insert_nad(
+        "kube-system",
+        "sriov-default",
+        Some(sriov),
+        &[(RESOURCE_NAME, "intel.com/sriov")],
+    );
+    env.server.insert_nad(
+        "default",
+        "sriov-a",
+        Some(sriov),
+        &[(RESOURCE_NAME, "intel.com/sriov")],
+    );
+    env.insert_pod(
+        "default",
+        "p",
+        &[(DEFAULT_NETWORK, "sriov-default"), (NETWORKS, "sriov-a")],
+    );
+    let resources = ResourceMap::from([(
+        "intel.com/sriov".to_owned(),
+        vec!["0000:03:02.1".to_owned(), "0000:03:02.0".to_owned()],
+    )]);
+    for conf in [
+        env.conf(json!({})),
+        env.conf(json!({"clusterNetwork": "sriov-cluster"})),
+    ] {
+        let plan = env
+            .plan_with(&conf, "default", "p", &resources, "eth0")
+            .await
+            .unwrap();
+        assert_eq!(
+            summary(&plan),
+            ["eth0 kube-system/sriov-default", "net1 default/sriov-a"]
+        );
+        let [master, net1] = &plan.attachments[..] else {
+            panic!("{plan:?}")
+        };
+        // As upstream: the master's config gets the device; like every
+        // master, its runtimeConfig keeps the runtime's (no deviceID).
+        assert_eq!(master.device_id, "0000:03:02.0");
+        assert_eq!(master.resource_name, "intel.com/sriov");
+        assert_eq!(master.conf.as_map()["deviceID"], "0000:03:02.0");
+        assert_eq!(master.conf.as_map()["pciBusID"], "0000:03:02.0");
+        assert!(master.runtime_config.device_id.is_empty());
+        assert!(master.runtime_config.cni_device_info_file.is_empty());
+        // One allocation across the plan: the networks NAD of the same
+        // resource takes the next device (upstream's separate map for the
+        // default-network annotation would hand it the same one).
+        assert_eq!(net1.device_id, "0000:03:02.1");
+        assert_eq!(net1.conf.as_map()["deviceID"], "0000:03:02.1");
+        assert_eq!(net1.runtime_config.device_id, "0000:03:02.1");
+        assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    }
+}
+
+#[tokio::test]
+async fn cni_args_and_device_reach_the_loaded_delegate() {
+    let env = Env::guide().await;
+    env.server.insert_nad(
+        "default",
+        "sriov-list",
+        Some(r#"{"cniVersion":"0.4.0","plugins":[{"type":"sriov"},{"type":"tuning"}]}"#),
+        &[(RESOURCE_NAME, "intel.com/sriov")],
+    );
+    env.server
+        .insert_nad("default", "no-type", Some(r#"{"cniVersion":"0.3.1"}"#), &[]);
+    env.server.insert_nad(
+        "default",
+        "bad-args",
+        Some(r#"{"cniVersion":"0.3.1","type":"macvlan","args":"nope"}"#),
+        &[],
+    );
+    let resources = ResourceMap::from([(
+        "intel.com/sriov".to_owned(),
+        vec!["0000:03:02.0".to_owned()],
+    )]);
+    let conf = env.conf(json!({}));
+    env.insert_pod(
+        "default",
+        "p",
+        &[(NETWORKS, r#"[{"name":"sriov-list","cni-args":{"a":1}}]"#)],
+    );
+    let plan = env
+        .plan_with(&conf, "default", "p", &resources, "eth0")
+        .await
+        .unwrap();
+    let multus_types::DelegateConf::List(list) = &plan.attachments[1].conf else {
+        panic!("{:?}", plan.attachments[1].conf)
+    };
+    // The parsed plugins carry both edits, as the list's object does.
+    for (i, plugin) in list.plugins().iter().enumerate() {
+        assert_eq!(plugin.as_map()["deviceID"], "0000:03:02.0");
+        assert_eq!(plugin.as_map()["args"]["cni"]["a"], 1);
+        assert_eq!(list.as_map()["plugins"][i], json!(plugin.as_map()));
+    }
+
+    // Not a delegate: reported as such, whatever cni-args asks.
+    env.insert_pod(
+        "default",
+        "q",
+        &[(NETWORKS, r#"[{"name":"no-type","cni-args":{"a":1}}]"#)],
+    );
+    let e = env
+        .plan(&conf, "default", "q")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.starts_with("failed to load the network config: "), "{e}");
+    assert!(
+        e.ends_with("(pod default/q, network default/no-type)"),
+        "{e}"
+    );
+    // A delegate whose args cannot take cni-args.
+    env.insert_pod(
+        "default",
+        "r",
+        &[(NETWORKS, r#"[{"name":"bad-args","cni-args":{"a":1}}]"#)],
+    );
+    let e = env
+        .plan(&conf, "default", "r")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(
+            "cannot merge cni-args into the network config: args is a string, not an object"
+        ),
+        "{e}"
+    );
 }
 
 #[tokio::test]

@@ -132,6 +132,23 @@ async fn too_many_conflicts_fail_after_five_attempts() {
 }
 
 #[tokio::test]
+async fn a_backoff_with_odd_values_does_not_panic() {
+    let (env, client, uid) = setup().await;
+    env.server.inject_status_conflicts(2);
+    // The second pause works out negative (10 ms × -1): no pause, no panic.
+    let backoff = Backoff {
+        steps: 3,
+        factor: -1.0,
+        jitter: 0.0,
+        ..Backoff::DEFAULT_RETRY
+    };
+    let outcome = write_network_status_with(&client, "default", "p", &uid, &entries(), backoff)
+        .await
+        .unwrap();
+    assert_eq!(outcome, StatusWrite::Written { attempts: 3 });
+}
+
+#[tokio::test]
 async fn a_deleted_pod_is_tolerated() {
     let (env, client, uid) = setup().await;
     env.server.delete_pod("default", "p");

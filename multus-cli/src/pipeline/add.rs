@@ -60,17 +60,19 @@ async fn add_with(
         _ => None,
     };
 
-    // Devices the device plugins gave the pod (kubelet's checkpoint; absent on nodes without any).
-    let resources = match pod.as_ref().and_then(|p| p.metadata.uid.as_deref()) {
+    // Devices the device plugins gave the pod (kubelet's checkpoint; absent on nodes without any),
+    // read only if one of the pod's networks names a resource, as upstream.
+    let pod_uid = pod.as_ref().and_then(|p| p.metadata.uid.as_deref());
+    let checkpoint = || match pod_uid {
         Some(uid) => multus_k8s::devices::checkpoint_resource_map(
             std::path::Path::new(multus_k8s::devices::DEVICE_CHECKPOINT),
             uid,
-        )?,
-        None => multus_k8s::devices::ResourceMap::new(),
+        ),
+        None => Ok(multus_k8s::devices::ResourceMap::new()),
     };
     let request = ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname)
         .with_pod(pod.as_ref())
-        .with_resources(&resources);
+        .with_device_source(&checkpoint);
     let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
     for w in &plan.warnings {
         warning!("{w}");

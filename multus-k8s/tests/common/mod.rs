@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::Pod;
-use multus_k8s::devices::ResourceMap;
+use multus_k8s::devices::{DeviceSource, ResourceMap};
 use multus_k8s::pod::{PodRetry, lookup_pod};
 use multus_k8s::resolve::{Plan, ResolveRequest, resolve};
 use multus_k8s::{Error, client};
@@ -121,7 +121,7 @@ impl Env {
         conf: &MultusConf,
         ns: &str,
         name: &str,
-        resources: &ResourceMap,
+        devices: &dyn DeviceSource,
         ifname: &str,
     ) -> Result<Plan, Error> {
         let client = client::client_for_conf(conf).await?;
@@ -134,7 +134,7 @@ impl Env {
         };
         let request = ResolveRequest::new(conf, &args, CONTAINER_ID, ifname)
             .with_pod(pod.as_ref())
-            .with_resources(resources);
+            .with_device_source(devices);
         resolve(client.as_ref(), &request).await
     }
 
