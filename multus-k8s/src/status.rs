@@ -234,7 +234,7 @@ mod tests {
             (with(-1.0, 0.0), 1, Duration::ZERO),
             (with(f64::NAN, 0.0), 1, Duration::ZERO),
             (with(1.0, f64::NEG_INFINITY), 0, Duration::ZERO),
-            (with(1.0, -5.0), 0, Duration::ZERO),
+            (with(-2.0, 0.5), 1, Duration::ZERO),
             (with(1.0, f64::NAN), 0, Duration::ZERO),
             (with(0.0, 0.0), 1, Duration::ZERO),
         ] {
