@@ -7,6 +7,7 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use multus_types::{CniArgs, CniResult, CniVersion, casefold};
 use serde_json::{Map, Value};
@@ -386,6 +387,104 @@ impl ResultCache {
         })
     }
 
+    /// Edits the cached result of an attachment in place: reads its file,
+    /// lets `edit` change the result JSON, and writes the file back through
+    /// the same atomic writer as [`write`](Self::write) (temporary file of
+    /// mode 0600, synced, renamed over the original). Multus uses it to
+    /// keep the cache in line with the routes it changed in the pod
+    /// (`multus_netns::rewrite_default_routes`).
+    ///
+    /// * A `cniCacheV1` file has its `result` edited and is written back in
+    ///   libcni's layout (as [`CacheEntry::to_json`]); an entry without a
+    ///   result is refused (upstream's `cannot get result from cache`).
+    /// * Any other JSON object without a `kind` is a legacy bare result
+    ///   (old libcni) and is edited as a whole; it is written back with its
+    ///   keys sorted, as Go marshals it.
+    /// * When `edit` leaves the result as it was, the file is not rewritten.
+    ///
+    /// `edit` sees the result as stored (in the version the plugin returned).
+    /// When it fails, the file is left untouched.
+    ///
+    /// ```
+    /// use multus_delegate::{CacheEntry, ResultCache};
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// # let dir = tempfile::tempdir()?;
+    /// let cache = ResultCache::new(dir.path());
+    /// cache.write(&CacheEntry {
+    ///     container_id: "c0ffee".into(), ifname: "net1".into(), network_name: "blue".into(),
+    ///     result: Some(serde_json::json!({"cniVersion": "1.0.0", "routes": []})),
+    ///     ..CacheEntry::default()
+    /// })?;
+    /// cache.update_result("blue", "c0ffee", "net1", |result| {
+    ///     result["routes"] = serde_json::json!([{"dst": "0.0.0.0/0", "gw": "192.0.2.1"}]);
+    ///     Ok::<(), std::convert::Infallible>(())
+    /// })?;
+    /// let entry = cache.read_entry("blue", "c0ffee", "net1")?.unwrap();
+    /// assert_eq!(entry.result.unwrap()["routes"][0]["gw"], "192.0.2.1");
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::CacheKey`]; [`Error::CacheIo`] when the file cannot be read
+    /// (a missing file included: there is nothing to update) or written;
+    /// [`Error::CacheInvalid`] when it is not a cache file of a known kind or
+    /// has no result; [`Error::CacheUpdate`] carrying `edit`'s error.
+    pub fn update_result<E>(
+        &self,
+        network: &str,
+        container_id: &str,
+        ifname: &str,
+        edit: impl FnOnce(&mut Value) -> Result<(), E>,
+    ) -> Result<(), Error>
+    where
+        E: Into<Box<dyn std::error::Error + Send + Sync + 'static>>,
+    {
+        let path = self.path(network, container_id, ifname)?;
+        let bytes = fs::read(&path).map_err(|source| Error::CacheIo {
+            path: path.clone(),
+            source,
+        })?;
+        let invalid = |reason: String| Error::CacheInvalid {
+            path: path.clone(),
+            reason,
+        };
+        let failed = |e: E| Error::CacheUpdate {
+            path: path.clone(),
+            source: e.into(),
+        };
+        let out = match decode(&bytes) {
+            Decoded::V1(mut entry) => {
+                let Some(result) = entry.result.as_mut() else {
+                    return Err(invalid("cannot get result from cache".into()));
+                };
+                let before = result.clone();
+                edit(result).map_err(failed)?;
+                if *result == before {
+                    return Ok(());
+                }
+                entry.to_json()
+            }
+            // No `kind`: a legacy file holding the bare result.
+            Decoded::OtherKind(kind) if kind.is_empty() => {
+                let mut result: Value = serde_json::from_slice(&bytes)
+                    .map_err(|e| invalid(format!("invalid JSON: {e}")))?;
+                let before = result.clone();
+                edit(&mut result).map_err(failed)?;
+                if result == before {
+                    return Ok(());
+                }
+                // Serializing a Value cannot fail.
+                serde_json::to_vec(&sorted(result)).unwrap_or_default()
+            }
+            Decoded::OtherKind(kind) => {
+                return Err(invalid(format!("wrong kind: {kind:?}")));
+            }
+            Decoded::Invalid(reason) => return Err(invalid(reason)),
+        };
+        write_private_file(&self.results_dir(), &path, &out)
+            .map_err(|(path, source)| Error::CacheIo { path, source })
+    }
+
     /// Removes an attachment's file; `Ok(false)` when there was none.
     ///
     /// # Errors
@@ -448,14 +547,18 @@ impl ResultCache {
 }
 
 /// Writes `bytes` to `path` (inside `dir`, created with mode 0700 when
-/// missing) through a temporary file of mode 0600 renamed into place, so a
-/// reader never sees a partial file and nobody else can read it. An error
-/// comes with the path it concerns.
+/// missing) through a temporary file renamed into place, so a reader never
+/// sees a partial file and nobody else can read it: the temporary file is
+/// created anew (`O_EXCL`, after removing a leftover of the same name) with
+/// mode 0600 from the start, and synced before the rename. An error comes
+/// with the path it concerns; the temporary file is removed again.
 pub(crate) fn write_private_file(
     dir: &Path,
     path: &Path,
     bytes: &[u8],
 ) -> Result<(), (PathBuf, io::Error)> {
+    /// Tells apart concurrent writers of one process (the daemon).
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
     fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -465,20 +568,39 @@ pub(crate) fn write_private_file(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let written = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .and_then(|mut f| f.write_all(bytes))
-        .and_then(|()| fs::rename(&tmp, path));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err((path.to_path_buf(), e));
+    let tmp = dir.join(format!(
+        ".{file_name}.tmp{}.{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    write_through(&tmp, path, bytes).map_err(|e| (path.to_path_buf(), e))
+}
+
+/// Writes `bytes` to `tmp` (created anew with mode 0600), syncs it and
+/// renames it to `path`; on error `tmp` is removed.
+fn write_through(tmp: &Path, path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let written = (|| {
+        // A leftover of a crashed writer (same pid) may have any mode and
+        // owner: never reuse it.
+        match fs::remove_file(tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(tmp, path)
+    })();
+    if written.is_err() {
+        let _ = fs::remove_file(tmp);
     }
-    Ok(())
+    written
 }
 
 #[cfg(test)]
@@ -671,6 +793,198 @@ mod tests {
                 .read_result("n", "c", "eth0", CniVersion::V1_0_0)
                 .is_err()
         );
+    }
+
+    fn mode(p: &Path) -> u32 {
+        fs::metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    fn read_json(p: &Path) -> Value {
+        serde_json::from_slice(&fs::read(p).unwrap()).unwrap()
+    }
+
+    /// The edit Multus makes after moving a default route, in small.
+    fn replace_default(result: &mut Value) -> Result<(), String> {
+        let routes = result
+            .get_mut("routes")
+            .and_then(Value::as_array_mut)
+            .ok_or("no routes")?;
+        routes.retain(|r| r["dst"] != "0.0.0.0/0");
+        routes.push(json!({"dst": "0.0.0.0/0", "gw": "198.51.100.1"}));
+        Ok(())
+    }
+
+    #[test]
+    fn update_result_edits_a_cni_cache_v1_entry() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ResultCache::new(tmp.path());
+        let mut e = entry();
+        e.result = Some(json!({
+            "cniVersion": "1.0.0",
+            "routes": [{"dst": "0.0.0.0/0", "gw": "192.0.2.1"}, {"dst": "10.0.0.0/8"}]
+        }));
+        let path = cache.write(&e).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+        cache
+            .update_result("blue", "c0ffee", "net1", replace_default)
+            .unwrap();
+        let back = cache.read_entry("blue", "c0ffee", "net1").unwrap().unwrap();
+        assert_eq!(
+            back.result.as_ref().unwrap()["routes"],
+            json!([{"dst": "10.0.0.0/8"}, {"dst": "0.0.0.0/0", "gw": "198.51.100.1"}])
+        );
+        // Everything else of the entry is kept, in libcni's layout.
+        assert_eq!(
+            back,
+            CacheEntry {
+                result: back.result.clone(),
+                ..e
+            }
+        );
+        let keys: Vec<String> = read_json(&path)
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, FIELDS);
+        assert_eq!(mode(&path), 0o600);
+        // No temporary file left behind.
+        assert_eq!(fs::read_dir(cache.results_dir()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn update_result_edits_a_legacy_bare_result() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ResultCache::new(tmp.path());
+        fs::create_dir_all(cache.results_dir()).unwrap();
+        let path = cache.path("net", "abc", "eth0").unwrap();
+        fs::write(
+            &path,
+            br#"{"routes":[{"dst":"0.0.0.0/0","gw":"192.0.2.1"}],"cniVersion":"0.3.1"}"#,
+        )
+        .unwrap();
+        cache
+            .update_result("net", "abc", "eth0", replace_default)
+            .unwrap();
+        // Still a bare result, keys sorted as Go writes them.
+        assert_eq!(
+            String::from_utf8(fs::read(&path).unwrap()).unwrap(),
+            r#"{"cniVersion":"0.3.1","routes":[{"dst":"0.0.0.0/0","gw":"198.51.100.1"}]}"#
+        );
+        assert_eq!(mode(&path), 0o600);
+    }
+
+    #[test]
+    fn update_result_without_change_does_not_rewrite() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ResultCache::new(tmp.path());
+        let path = cache.write(&entry()).unwrap();
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o640)).unwrap();
+        let before = fs::read(&path).unwrap();
+        cache
+            .update_result("blue", "c0ffee", "net1", |_| Ok::<(), String>(()))
+            .unwrap();
+        assert_eq!(fs::read(&path).unwrap(), before);
+        assert_eq!(mode(&path), 0o640, "not rewritten");
+    }
+
+    #[test]
+    fn update_result_errors_leave_the_file_alone() {
+        let tmp = tempfile::tempdir().unwrap();
+        let cache = ResultCache::new(tmp.path());
+        let path = cache.write(&entry()).unwrap();
+        let before = fs::read(&path).unwrap();
+
+        // The edit's error, with the file named.
+        let e = cache
+            .update_result("blue", "c0ffee", "net1", |_| {
+                Err("not supported version: 0.5.0")
+            })
+            .unwrap_err();
+        assert!(matches!(e, Error::CacheUpdate { .. }), "{e}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "result cache {}: not supported version: 0.5.0",
+                path.display()
+            )
+        );
+        assert_eq!(
+            multus_types::ToCniError::cni_code(&e),
+            multus_types::ErrorCode::DecodingFailure
+        );
+        assert_eq!(fs::read(&path).unwrap(), before);
+
+        // An edit that fails after changing its copy writes nothing either.
+        let e = cache.update_result("blue", "c0ffee", "net1", |r| {
+            r["routes"] = json!([]);
+            Err("late failure")
+        });
+        assert!(e.is_err());
+        assert_eq!(fs::read(&path).unwrap(), before);
+
+        let unused = |_: &mut Value| -> Result<(), String> { panic!("edit must not run") };
+        // A cniCacheV1 entry without a result.
+        fs::write(&path, br#"{"kind":"cniCacheV1","containerId":"c0ffee"}"#).unwrap();
+        let e = cache
+            .update_result("blue", "c0ffee", "net1", unused)
+            .unwrap_err();
+        assert!(matches!(e, Error::CacheInvalid { .. }), "{e}");
+        assert!(
+            e.to_string().ends_with("cannot get result from cache"),
+            "{e}"
+        );
+        // Not JSON; a kind this crate does not know; not an object.
+        for bad in [&b"{"[..], br#"{"kind":"cniCacheV2","result":{}}"#, b"[]"] {
+            fs::write(&path, bad).unwrap();
+            let e = cache
+                .update_result("blue", "c0ffee", "net1", unused)
+                .unwrap_err();
+            assert!(matches!(e, Error::CacheInvalid { .. }), "{e}");
+            assert_eq!(fs::read(&path).unwrap(), bad);
+        }
+        // No file: nothing to update is an error naming the file.
+        let e = cache
+            .update_result("blue", "c0ffee", "nope", unused)
+            .unwrap_err();
+        match &e {
+            Error::CacheIo { path, source } => {
+                assert_eq!(source.kind(), io::ErrorKind::NotFound);
+                assert!(path.ends_with("blue-c0ffee-nope"));
+            }
+            other => panic!("{other}"),
+        }
+        // Keys are checked first.
+        assert!(matches!(
+            cache.update_result("", "c0ffee", "net1", unused),
+            Err(Error::CacheKey { .. })
+        ));
+    }
+
+    #[test]
+    fn private_writer_never_reuses_a_leftover_temporary_file() {
+        let tmp = tempfile::tempdir().unwrap();
+        let stale = tmp.path().join(".f.tmp1");
+        let target = tmp.path().join("f");
+        fs::write(&stale, b"stale, readable by everyone").unwrap();
+        fs::set_permissions(&stale, fs::Permissions::from_mode(0o666)).unwrap();
+        write_through(&stale, &target, b"fresh").unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"fresh");
+        assert_eq!(mode(&target), 0o600);
+        assert!(!stale.exists());
+        // A failing rename (the target is a non-empty directory) removes the
+        // temporary file again.
+        let dir_target = tmp.path().join("d");
+        fs::create_dir_all(dir_target.join("x")).unwrap();
+        assert!(write_through(&stale, &dir_target, b"x").is_err());
+        assert!(!stale.exists());
+        // Through write_private_file: directory created 0700, file 0600.
+        let sub = tmp.path().join("sub");
+        write_private_file(&sub, &sub.join("g"), b"g").unwrap();
+        assert_eq!(mode(&sub), 0o700);
+        assert_eq!(mode(&sub.join("g")), 0o600);
+        assert_eq!(fs::read_dir(&sub).unwrap().count(), 1);
     }
 
     #[test]

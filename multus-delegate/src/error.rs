@@ -159,6 +159,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A caller's edit of a cached result failed
+    /// ([`ResultCache::update_result`](crate::ResultCache::update_result));
+    /// the file was left as it was.
+    #[error("result cache {}: {source}", path.display())]
+    CacheUpdate {
+        /// The cache file.
+        path: PathBuf,
+        /// The edit's error.
+        source: Box<dyn std::error::Error + Send + Sync + 'static>,
+    },
+
     /// A `VERSION` reply that does not decode.
     #[error("decoding version info of plugin {}: {reason}", path.display())]
     VersionInfo {
@@ -411,7 +422,9 @@ impl ToCniError for Error {
             Self::Plugin { error, .. } => error.code,
             Self::PluginFailed { .. } => ErrorCode::Unknown,
             Self::Timeout { .. } => ErrorCode::TryAgainLater,
-            Self::InvalidResult { .. } | Self::VersionInfo { .. } => ErrorCode::DecodingFailure,
+            Self::InvalidResult { .. } | Self::VersionInfo { .. } | Self::CacheUpdate { .. } => {
+                ErrorCode::DecodingFailure
+            }
             Self::InvalidArgument(e) => e.code,
             Self::Types(e) => e.cni_code(),
             Self::VersionUnsupported { .. } | Self::NoCommonVersion { .. } => {

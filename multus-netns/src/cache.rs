@@ -4,15 +4,19 @@
 //! `<cniDir>/results/<netName>-<containerID>-<ifName>`. When Multus moves
 //! the pod's default route it rewrites that cached result too, so that a
 //! later CHECK or a runtime reading the cache sees the routes the pod really
-//! has. The cache format itself belongs to the delegate crate; this module
-//! only edits the JSON, as a pure function ([`rewrite_default_routes`]) and
-//! applied to a file ([`rewrite_cached_result_file`]).
+//! has. The cache file (its `cniCacheV1` envelope, legacy bare results, the
+//! atomic 0600 write) belongs to `multus-delegate`
+//! (`ResultCache::update_result`); this module only edits the result JSON,
+//! as a pure function ([`rewrite_default_routes`]) that the caller hands to
+//! it:
+//!
+//! ```text
+//! results.update_result(net, container_id, ifname, |result| {
+//!     multus_netns::rewrite_default_routes(result, remove_v4, remove_v6, &add)
+//! })?;
+//! ```
 
-use std::fs;
-use std::io::{self, Write};
 use std::net::IpAddr;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-use std::path::Path;
 
 use serde_json::{Map, Value};
 
@@ -280,85 +284,6 @@ fn edit_result(
     }
 }
 
-/// Applies [`rewrite_default_routes`] to a libcni result cache file and
-/// writes it back atomically (temporary file in the same directory, mode
-/// 0600, renamed over the original).
-///
-/// A file whose top-level object has `"kind": "cniCacheV1"` has its `result`
-/// member edited (missing: `cannot get result from cache`); any other JSON
-/// object is taken as a legacy bare cached result and edited as a whole.
-/// Other members and key order are kept. With nothing to remove or add the
-/// file is not touched (nor required to exist).
-pub fn rewrite_cached_result_file(
-    path: &Path,
-    remove_v4: bool,
-    remove_v6: bool,
-    add: &[IpAddr],
-) -> Result<(), Error> {
-    if !remove_v4 && !remove_v6 && add.is_empty() {
-        return Ok(());
-    }
-    let io_err = |source: io::Error| Error::CacheIo {
-        path: path.to_path_buf(),
-        source,
-    };
-    let bytes = fs::read(path).map_err(io_err)?;
-    let mut doc: Value = serde_json::from_slice(&bytes).map_err(|source| Error::CacheJson {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let with_path = |e: Error| match e {
-        Error::CachedResult(msg) => Error::CachedResult(format!("{}: {msg}", path.display())),
-        e => e,
-    };
-    let Value::Object(obj) = &mut doc else {
-        return Err(with_path(Error::CachedResult(format!(
-            "wrong cache format: {doc}"
-        ))));
-    };
-    if obj.get("kind").and_then(Value::as_str) == Some("cniCacheV1") {
-        let result = obj
-            .get_mut("result")
-            .ok_or_else(|| with_path(Error::CachedResult("cannot get result from cache".into())))?;
-        rewrite_default_routes(result, remove_v4, remove_v6, add).map_err(with_path)?;
-    } else {
-        rewrite_default_routes(&mut doc, remove_v4, remove_v6, add).map_err(with_path)?;
-    }
-    let out = serde_json::to_vec(&doc).map_err(|source| Error::CacheJson {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    write_atomic(path, &out).map_err(io_err)
-}
-
-fn write_atomic(path: &Path, data: &[u8]) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        // A leftover temporary file keeps its old mode: force 0600.
-        f.set_permissions(fs::Permissions::from_mode(0o600))?;
-        f.write_all(data)?;
-        f.sync_all()?;
-        drop(f);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -593,92 +518,5 @@ mod tests {
             r["routes"],
             json!([{"dst": "0.0.0.0/0", "gw": "192.0.2.1"}])
         );
-    }
-
-    fn tmpdir(tag: &str) -> std::path::PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "multus-netns-cache-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or(0)
-        ));
-        fs::create_dir_all(&d).unwrap();
-        d
-    }
-
-    #[test]
-    fn file_cni_cache_v1() {
-        let d = tmpdir("v1");
-        let p = d.join("macvlan-conf-abc123-net1");
-        let doc = json!({
-            "kind": "cniCacheV1",
-            "containerId": "abc123",
-            "config": "eyJ9",
-            "ifName": "net1",
-            "networkName": "macvlan-conf",
-            "netns": "/var/run/netns/x",
-            "cniArgs": [["K8S_POD_NAME", "p"]],
-            "result": {
-                "cniVersion": "1.0.0",
-                "routes": [{"dst": "0.0.0.0/0", "gw": "192.0.2.1"}, {"dst": "10.0.0.0/8"}]
-            }
-        });
-        fs::write(&p, serde_json::to_vec(&doc).unwrap()).unwrap();
-        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
-        rewrite_cached_result_file(&p, true, true, &[ip("198.51.100.1")]).unwrap();
-        let back: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-        assert_eq!(
-            back["result"]["routes"],
-            json!([{"dst": "10.0.0.0/8"}, {"dst": "0.0.0.0/0", "gw": "198.51.100.1"}])
-        );
-        assert_eq!(back["config"], "eyJ9");
-        let keys: Vec<&String> = back.as_object().unwrap().keys().collect();
-        assert_eq!(keys[0], "kind");
-        assert_eq!(keys[7], "result");
-        let mode = fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode, 0o600);
-        // No temporary file left behind.
-        assert_eq!(fs::read_dir(&d).unwrap().count(), 1);
-        fs::remove_dir_all(&d).unwrap();
-    }
-
-    #[test]
-    fn file_legacy_bare_result_and_errors() {
-        let d = tmpdir("legacy");
-        let p = d.join("net-abc-eth0");
-        fs::write(
-            &p,
-            r#"{"cniVersion":"0.2.0","ip4":{"ip":"192.0.2.5/24","routes":[{"dst":"0.0.0.0/0","gw":"192.0.2.1"}]}}"#,
-        )
-        .unwrap();
-        rewrite_cached_result_file(&p, true, true, &[]).unwrap();
-        let back: Value = serde_json::from_slice(&fs::read(&p).unwrap()).unwrap();
-        assert_eq!(
-            back,
-            json!({"cniVersion": "0.2.0", "ip4": {"ip": "192.0.2.5/24"}})
-        );
-
-        // kind without result
-        fs::write(&p, r#"{"kind":"cniCacheV1"}"#).unwrap();
-        let e = rewrite_cached_result_file(&p, true, true, &[]).unwrap_err();
-        assert!(
-            e.to_string().ends_with("cannot get result from cache"),
-            "{e}"
-        );
-        // invalid JSON
-        fs::write(&p, "{").unwrap();
-        assert!(matches!(
-            rewrite_cached_result_file(&p, true, true, &[]),
-            Err(Error::CacheJson { .. })
-        ));
-        // nothing to do: the file is not even read
-        rewrite_cached_result_file(&d.join("nope"), false, false, &[]).unwrap();
-        // missing file
-        let e = rewrite_cached_result_file(&d.join("nope"), true, true, &[]).unwrap_err();
-        assert!(matches!(e, Error::CacheIo { .. }), "{e}");
-        assert!(e.to_string().contains("nope"));
-        fs::remove_dir_all(&d).unwrap();
     }
 }

@@ -12,7 +12,8 @@
 //!    default routes of its interface to remove and which to add; apply it
 //!    with [`Netlink::apply_default_route_action`](crate::Netlink::apply_default_route_action)
 //!    and to the libcni result cache with
-//!    [`rewrite_cached_result_file`](crate::rewrite_cached_result_file).
+//!    [`rewrite_default_routes`](crate::rewrite_default_routes) (handed to
+//!    `multus_delegate::ResultCache::update_result`, which owns the file).
 //!
 //! ```
 //! use multus_netns::default_route_action;

@@ -87,22 +87,6 @@ pub enum Error {
     /// unexpected shape). The message follows upstream's wording.
     #[error("{0}")]
     CachedResult(String),
-    /// Reading or writing a cached result file failed.
-    #[error("cached result {path:?}: {source}")]
-    CacheIo {
-        /// The cache file.
-        path: PathBuf,
-        /// The operating system's error.
-        source: io::Error,
-    },
-    /// A cached result file that is not valid JSON.
-    #[error("cached result {path:?}: invalid JSON: {source}")]
-    CacheJson {
-        /// The cache file.
-        path: PathBuf,
-        /// The decoder's error.
-        source: serde_json::Error,
-    },
     /// The readiness indicator file did not appear in time (text as upstream).
     #[error(
         "have you checked that your default network is ready? still waiting for readinessindicatorfile @ {path}. pollimmediate error: {reason}"
@@ -140,8 +124,8 @@ impl ToCniError for Error {
             Self::NetNsNotFound { .. } | Self::NotNetNs { .. } | Self::NetNsOpen { .. } => {
                 ErrorCode::InvalidNetNs
             }
-            Self::CacheIo { .. } | Self::ReadinessCheck { .. } => ErrorCode::IoFailure,
-            Self::CacheJson { .. } | Self::CachedResult(_) => ErrorCode::DecodingFailure,
+            Self::ReadinessCheck { .. } => ErrorCode::IoFailure,
+            Self::CachedResult(_) => ErrorCode::DecodingFailure,
             Self::Socket { .. }
             | Self::NoRuntime { .. }
             | Self::LinkNotFound { .. }

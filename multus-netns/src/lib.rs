@@ -10,9 +10,10 @@
 //!   add a default route via a gateway (idempotent), apply a
 //!   [`DefaultRouteAction`].
 //! * The `default-route` action after each delegate ADD
-//!   ([`default_route_action`]), the matching rewrite of cached CNI results
-//!   ([`rewrite_default_routes`], [`rewrite_cached_result_file`]), and the
-//!   readiness indicator wait ([`wait_for_readiness_indicator_file`]).
+//!   ([`default_route_action`]), the matching edit of a cached CNI result
+//!   ([`rewrite_default_routes`], a pure function on the result JSON; the
+//!   cache file itself is `multus-delegate`'s `ResultCache::update_result`),
+//!   and the readiness indicator wait ([`wait_for_readiness_indicator_file`]).
 //!
 //! ```no_run
 //! use multus_netns::{NetNs, default_route_action};
@@ -35,7 +36,7 @@ mod netlink;
 mod netns;
 mod readiness;
 
-pub use cache::{rewrite_cached_result_file, rewrite_default_routes};
+pub use cache::rewrite_default_routes;
 pub use default_route::{DefaultRouteAction, IpFamily, default_route_action, family_of};
 pub use error::Error;
 pub use netlink::{AddressInfo, AppliedDefaultRoutes, LinkInfo, Netlink, RouteInfo};

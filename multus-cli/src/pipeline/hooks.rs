@@ -6,7 +6,7 @@ use k8s_openapi::api::core::v1::Pod;
 use multus_annotations::{DeviceInfo, NetworkStatus};
 use multus_delegate::ResultCache;
 use multus_delegate::multus::{AddHooks, DelegateStep, PodContext};
-use multus_netns::{NetNs, Netlink, default_route_action, rewrite_cached_result_file};
+use multus_netns::{NetNs, Netlink, default_route_action, rewrite_default_routes};
 use multus_types::result::CniResult;
 
 use crate::{Error, debug, warning};
@@ -96,10 +96,17 @@ impl<'a> Hooks<'a> {
                 let applied = nl.apply_default_route_action(&a.ifname, &action).await?;
                 debug!("default routes of {}: {applied:?}", a.ifname);
             }
-            let cached = self
-                .results
-                .path(a.network_name(), &self.ctx.container_id, &a.ifname)?;
-            rewrite_cached_result_file(&cached, action.remove_v4, action.remove_v6, &action.add)?;
+            // The libcni cache entry of the interface, to match. Only with
+            // something to change: a missing entry is then an error (as
+            // upstream), never when the action is a no-op.
+            self.results.update_result(
+                a.network_name(),
+                &self.ctx.container_id,
+                &a.ifname,
+                |result| {
+                    rewrite_default_routes(result, action.remove_v4, action.remove_v6, &action.add)
+                },
+            )?;
         }
         if let (Some(client), Some(pod)) = (self.client, self.pod) {
             // Events are best effort and must not slow the ADD down: sent
