@@ -12,7 +12,10 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::script_plugin;
-use multus_delegate::multus::{AddHooks, Attachment, DelegateStep, PodContext, Runner};
+use multus_delegate::multus::{
+    AddHooks, Attachment, DEVINFO_CNI_DIR, DelegateStep, PodContext, Runner, RuntimeRequests,
+    delegate_runtime_config,
+};
 use multus_delegate::{Command, Error};
 use multus_types::{CniArgs, CniResult, DelegateConf, RuntimeConfig};
 use serde_json::{Value, json};
@@ -564,6 +567,90 @@ async fn del_goes_on_after_errors_and_back_fills_list_versions() {
     assert_eq!(stdin["keep"], json!({"x": 1}));
     // DEL again: the same (plugins decide), and it is callable any number of times.
     assert!(f.runner.del(&ctx("cid-del"), &plan[..1]).await.is_ok());
+}
+
+/// The runtime's `CNIDeviceInfoFile` reaches the delegates on `DEL` (as
+/// upstream), from the plan and from the delegate cache alike, but is never
+/// removed: only the device-info file generated in `DEVINFO_CNI_DIR` for an
+/// attachment with a device is.
+#[tokio::test]
+async fn del_never_removes_a_runtime_supplied_device_info_file() {
+    let f = Fixture::new();
+    f.recorder("dv", &[]);
+    let cid = format!("cid-devinfo-{}", std::process::id());
+    let precious = f.tmp.path().join("precious.json");
+    std::fs::write(&precious, b"{}").unwrap();
+    let base = RuntimeConfig {
+        cni_device_info_file: precious.display().to_string(),
+        ..RuntimeConfig::default()
+    };
+    let attachment = |name: &str, ifname: &str, index: usize, device: &str| {
+        let conf = DelegateConf::from_value(json!({
+            "cniVersion": "1.0.0", "name": name, "type": "dv",
+            "capabilities": {"CNIDeviceInfoFile": true, "deviceID": true}
+        }))
+        .unwrap();
+        let mut a = Attachment::new(conf, ifname, format!("ns1/{name}"));
+        a.master = index == 0;
+        a.device_id = device.to_owned();
+        let requests = RuntimeRequests {
+            device_id: device,
+            ..RuntimeRequests::default()
+        };
+        a.runtime_config =
+            delegate_runtime_config(&base, &requests, a.master, &a.status_name, &cid, ifname);
+        a
+    };
+    let plan = vec![
+        attachment("net-a", "eth0", 0, ""),
+        attachment("net-b", "net1", 1, ""),
+        attachment("net-c", "net2", 2, "0000:03:00.1"),
+    ];
+    let generated = PathBuf::from(DEVINFO_CNI_DIR).join(format!("ns1-net-c-{cid}_net2"));
+    assert_eq!(
+        plan[2].generated_device_info_file(&cid),
+        Some(generated.to_str().unwrap())
+    );
+    assert_eq!(plan[1].generated_device_info_file(&cid), None);
+
+    // The generated file is created when this process may (root); the
+    // directories made for it are removed again at the end.
+    let created_dirs: Vec<PathBuf> = generated
+        .ancestors()
+        .skip(1)
+        .take_while(|d| !d.exists())
+        .map(PathBuf::from)
+        .collect();
+    let made_generated = std::fs::create_dir_all(DEVINFO_CNI_DIR).is_ok()
+        && std::fs::write(&generated, b"{}").is_ok();
+
+    f.runner.del(&ctx(&cid), &plan).await.unwrap();
+    assert!(precious.exists(), "the runtime's file was removed");
+    // The delegates were given it (the master and a non-master without a device).
+    let stdin = f.stdin("DEL", "dv");
+    assert_eq!(
+        stdin["runtimeConfig"]["CNIDeviceInfoFile"],
+        precious.display().to_string()
+    );
+    if made_generated {
+        assert!(!generated.exists(), "the generated file was left behind");
+    }
+
+    // The same through the delegate cache, as the DEL of a restarted node.
+    let cache = f.runner.delegate_cache();
+    cache.write(&cid, "eth0", &plan).unwrap();
+    let cached = cache.read(&cid, "eth0", &base).unwrap().unwrap();
+    let read: Vec<&Attachment> = cached.attachments().collect();
+    for (a, b) in plan.iter().zip(&read) {
+        assert_eq!(a.runtime_config, b.runtime_config, "{}", a.status_name);
+    }
+    f.runner.del_cached(&ctx(&cid), cached).await.unwrap();
+    assert!(precious.exists(), "the runtime's file was removed");
+    cache.remove(&cid).unwrap();
+
+    for dir in created_dirs {
+        let _ = std::fs::remove_dir(dir);
+    }
 }
 
 #[tokio::test]

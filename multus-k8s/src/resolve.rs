@@ -32,6 +32,15 @@
 //! and each such attachment, the master included, takes the next unused
 //! device of its resource in plan order ([`crate::devices`]).
 //!
+//! Interface names and `runtimeConfig` follow the rules a `DEL` from the
+//! delegate cache applies too — the same functions,
+//! [`positional_ifname`] and [`delegate_runtime_config`] — so `ADD` and `DEL`
+//! of an attachment agree: the `interface` request, else `CNI_IFNAME` for
+//! the master, else `net<position>`; the runtime's `runtimeConfig` for every
+//! delegate (its `CNIDeviceInfoFile` included, as upstream), a non-master's
+//! requests on top, and the generated `CNIDeviceInfoFile` when there is a
+//! `deviceID`.
+//!
 //! For a DEL without a delegate cache, upstream rebuilds the plan and, when
 //! the pod's annotations cannot be resolved, still deletes the master and
 //! the config's delegates: set
@@ -44,14 +53,14 @@ use multus_annotations::{
     DEFAULT_NETWORK_ANNOTATION, NETWORKS_ANNOTATION, NetworkSelectionElement, default_route,
     parse_default_network, parse_networks,
 };
-use multus_delegate::multus::Attachment;
+use multus_delegate::multus::{
+    Attachment, RuntimeRequests, delegate_runtime_config, positional_ifname,
+};
 use multus_types::{DelegateConf, K8sArgs, MultusConf, RuntimeConfig};
 use serde_json::{Map, Value};
 
 use crate::config_edits::{merge_cni_args, spec_config};
-use crate::devices::{
-    DeviceAllocator, DeviceSource, ResourceMap, cni_device_info_path, write_delegate_device_id,
-};
+use crate::devices::{DeviceAllocator, DeviceSource, ResourceMap, write_delegate_device_id};
 use crate::{Error, confdir, events, nad};
 
 /// Everything the resolver needs to know about one CNI call.
@@ -526,8 +535,7 @@ impl Resolver<'_> {
         .map_err(|e| Error::Ecmp(e).in_pod(&self.pod_id, None));
         let filters = self.tolerate(filters)?.flatten();
         let mut devices = self.device_allocator(&list)?;
-        let mut base = request.runtime_config.cloned().unwrap_or_default();
-        base.cni_device_info_file.clear();
+        let base = request.runtime_config.cloned().unwrap_or_default();
 
         let mut attachments = Vec::with_capacity(list.len());
         for (index, pending) in list.into_iter().enumerate() {
@@ -539,12 +547,10 @@ impl Resolver<'_> {
             } = pending;
             let master = index == 0;
             let element = element.unwrap_or_default();
-            let ifname = if !element.interface.is_empty() {
-                element.interface.clone()
-            } else if master {
-                request.ifname.to_owned()
+            let ifname = if element.interface.is_empty() {
+                positional_ifname(index, request.ifname)
             } else {
-                format!("net{index}")
+                element.interface.clone()
             };
 
             let mut device_id = String::new();
@@ -577,14 +583,22 @@ impl Resolver<'_> {
                 }
             }
 
-            let mut runtime_config = base.clone();
-            if !master {
-                override_runtime_config(&mut runtime_config, &element, &device_id);
-            }
-            if !runtime_config.device_id.is_empty() {
-                runtime_config.cni_device_info_file =
-                    cni_device_info_path(&status_name, request.container_id, &ifname);
-            }
+            let requests = RuntimeRequests {
+                port_mappings: Some(element.port_mappings.as_slice()).filter(|p| !p.is_empty()),
+                bandwidth: element.bandwidth.as_ref(),
+                ips: element.ips.as_deref(),
+                mac: &element.mac,
+                infiniband_guid: &element.infiniband_guid,
+                device_id: &device_id,
+            };
+            let runtime_config = delegate_runtime_config(
+                &base,
+                &requests,
+                master,
+                &status_name,
+                request.container_id,
+                &ifname,
+            );
 
             let filter = filters.as_ref().and_then(|f| f.get(index)).copied();
             attachments.push(Attachment {
@@ -619,34 +633,6 @@ impl Resolver<'_> {
             .resource_map()
             .map_err(|e| e.in_pod(&self.pod_id, Some(&first.status_name)))?;
         Ok(DeviceAllocator::new(&map))
-    }
-}
-
-/// A non-master's requests override the runtime's values (upstream
-/// `mergeCNIRuntimeConfig`): portMappings, bandwidth, ips, mac,
-/// infinibandGUID, deviceID.
-fn override_runtime_config(
-    rc: &mut RuntimeConfig,
-    element: &NetworkSelectionElement,
-    device_id: &str,
-) {
-    if !element.port_mappings.is_empty() {
-        rc.port_mappings.clone_from(&element.port_mappings);
-    }
-    if let Some(bandwidth) = &element.bandwidth {
-        rc.bandwidth = Some(bandwidth.clone());
-    }
-    if let Some(ips) = &element.ips {
-        rc.ips.clone_from(ips);
-    }
-    if !element.mac.is_empty() {
-        rc.mac.clone_from(&element.mac);
-    }
-    if !element.infiniband_guid.is_empty() {
-        rc.infiniband_guid.clone_from(&element.infiniband_guid);
-    }
-    if !device_id.is_empty() {
-        device_id.clone_into(&mut rc.device_id);
     }
 }
 

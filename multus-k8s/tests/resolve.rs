@@ -4,9 +4,10 @@
 
 mod common;
 
-use common::{DEFAULT_NETWORK, Env, NETWORKS, RESOURCE_NAME, plan_json, summary};
+use common::{CONTAINER_ID, DEFAULT_NETWORK, Env, NETWORKS, RESOURCE_NAME, plan_json, summary};
 use std::cell::Cell;
 
+use multus_delegate::multus::DelegateCache;
 use multus_k8s::devices::ResourceMap;
 use multus_k8s::{Error, ResolveRequest};
 use multus_types::ToCniError;
@@ -674,13 +675,17 @@ async fn runtime_config_cni_args_and_requests() {
     }));
     let plan = env.plan(&conf, "default", "p").await.unwrap();
     insta::assert_json_snapshot!("requests", plan_json(&plan));
-    // The master gets only the runtime's values.
+    // The master gets only the runtime's values, its CNIDeviceInfoFile
+    // included (as upstream, on ADD as on DEL).
     assert_eq!(plan.attachments[0].runtime_config.mac, "c2:00:00:00:00:01");
-    assert!(
-        plan.attachments[0]
-            .runtime_config
-            .cni_device_info_file
-            .is_empty()
+    assert_eq!(
+        plan.attachments[0].runtime_config.cni_device_info_file,
+        "/x"
+    );
+    // A runtime-supplied file is never one of ours to write or remove.
+    assert_eq!(
+        plan.attachments[0].generated_device_info_file(CONTAINER_ID),
+        None
     );
     let chain = &plan.attachments[1];
     assert_eq!(chain.runtime_config.port_mappings[0].host_port, 8080);
@@ -688,10 +693,117 @@ async fn runtime_config_cni_args_and_requests() {
         chain.runtime_config.cni_device_info_file,
         "/var/run/k8s.cni.cncf.io/devinfo/cni/default-chain-c0ffee_ext0"
     );
+    assert_eq!(
+        chain.generated_device_info_file(CONTAINER_ID),
+        Some("/var/run/k8s.cni.cncf.io/devinfo/cni/default-chain-c0ffee_ext0")
+    );
     // `ips: []` still overrides and is still a request.
     assert_eq!(plan.attachments[2].ip_request, Some(vec![]));
     assert!(plan.attachments[2].runtime_config.ips.is_empty());
     assert_eq!(plan.attachments[2].runtime_config.mac, "c2:00:00:00:00:01");
+    assert_eq!(
+        plan.attachments[2].runtime_config.cni_device_info_file,
+        "/x"
+    );
+}
+
+/// ADD builds each delegate's runtimeConfig from the annotation, DEL from
+/// the delegate cache written before the ADD: both go through
+/// `delegate_runtime_config` and `positional_ifname`, so they agree — for
+/// everything the cache holds (as upstream's, it holds no portMappings or
+/// bandwidth request and drops an empty `ips` list, so those are not asked
+/// for here).
+#[tokio::test]
+async fn add_and_del_from_the_cache_see_the_same_runtime_config() {
+    let env = Env::guide().await;
+    env.server.insert_nad(
+        "default",
+        "sriov-a",
+        Some(r#"{"cniVersion":"0.3.1","type":"sriov"}"#),
+        &[(RESOURCE_NAME, "intel.com/sriov")],
+    );
+    env.insert_pod(
+        "default",
+        "p",
+        &[(
+            NETWORKS,
+            r#"[
+              {"name":"sriov-a","interface":"sr0","mac":"c2:b0:57:49:47:f1","ips":["10.1.1.5/24"],
+               "infiniband-guid":"24:8a:07:03:00:8d:ae:2f"},
+              {"name":"macvlan-conf-1"},
+              {"name":"macvlan-conf-2","deviceID":"0000:98:00.0","ips":["10.1.1.9/24"]},
+              {"name":"macvlan-conf-1","interface":"mv9","mac":"c2:b0:57:49:47:f2"}
+            ]"#,
+        )],
+    );
+    let conf = env.conf(json!({
+        "runtimeConfig": {
+            "portMappings": [{"hostPort": 9090, "containerPort": 90}],
+            "mac": "c2:00:00:00:00:01",
+            "ips": ["10.9.9.9/24"],
+            "CNIDeviceInfoFile": "/var/lib/kubelet/device-info.json"
+        }
+    }));
+    let resources = ResourceMap::from([(
+        "intel.com/sriov".to_owned(),
+        vec!["0000:03:02.0".to_owned()],
+    )]);
+    let plan = env
+        .plan_with(&conf, "default", "p", &resources, "eth7")
+        .await
+        .unwrap();
+    assert_eq!(
+        summary(&plan),
+        [
+            "eth7 flannel.1",
+            "sr0 default/sriov-a",
+            "net2 default/macvlan-conf-1",
+            "net3 default/macvlan-conf-2",
+            "mv9 default/macvlan-conf-1"
+        ]
+    );
+
+    let cache = DelegateCache::new(env.dir.path().join("multus"));
+    cache
+        .write(CONTAINER_ID, "eth7", &plan.attachments)
+        .unwrap();
+    let base = conf.runtime_config.clone().unwrap_or_default();
+    let cached = cache.read(CONTAINER_ID, "eth7", &base).unwrap().unwrap();
+    let del: Vec<_> = cached.attachments().collect();
+    assert_eq!(del.len(), plan.attachments.len());
+    for (add, del) in plan.attachments.iter().zip(del) {
+        assert_eq!(add.ifname, del.ifname);
+        assert_eq!(add.master, del.master);
+        assert_eq!(
+            add.runtime_config, del.runtime_config,
+            "{}",
+            add.status_name
+        );
+        assert_eq!(
+            add.generated_device_info_file(CONTAINER_ID),
+            del.generated_device_info_file(CONTAINER_ID)
+        );
+    }
+    // What they agree on: the runtime's file for delegates without a
+    // device, the generated one for those with one.
+    let rc = |i: usize| &plan.attachments[i].runtime_config;
+    assert_eq!(rc(0), &base);
+    assert_eq!(
+        rc(1).cni_device_info_file,
+        "/var/run/k8s.cni.cncf.io/devinfo/cni/default-sriov-a-c0ffee_sr0"
+    );
+    assert_eq!(rc(1).device_id, "0000:03:02.0");
+    assert_eq!(rc(1).ips, ["10.1.1.5/24"]);
+    assert_eq!(
+        rc(2).cni_device_info_file,
+        "/var/lib/kubelet/device-info.json"
+    );
+    assert_eq!(rc(2).mac, "c2:00:00:00:00:01");
+    assert_eq!(
+        rc(3).cni_device_info_file,
+        "/var/run/k8s.cni.cncf.io/devinfo/cni/default-macvlan-conf-2-c0ffee_net3"
+    );
+    assert_eq!(rc(4).mac, "c2:b0:57:49:47:f2");
 }
 
 #[tokio::test]

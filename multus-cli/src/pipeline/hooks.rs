@@ -156,13 +156,17 @@ impl AddHooks for Hooks<'_> {
 }
 
 /// As upstream: when a device came from a device plugin, its info file is
-/// copied to where the delegate's `CNIDeviceInfoFile` points, if it exists.
+/// copied to where the delegate's `CNIDeviceInfoFile` points, if it exists —
+/// only ever to the file generated for the attachment in
+/// `DEVINFO_CNI_DIR`, never to a path the runtime supplied.
 fn copy_device_plugin_info(step: &DelegateStep<'_>) {
     let a = step.attachment;
-    let target = &a.runtime_config.cni_device_info_file;
-    if a.device_id.is_empty() || a.resource_name.is_empty() || target.is_empty() {
+    if a.device_id.is_empty() || a.resource_name.is_empty() {
         return;
     }
+    let Some(target) = a.generated_device_info_file(&step.runtime_conf.container_id) else {
+        return;
+    };
     let name = format!("{}-{}-device.json", a.resource_name, a.device_id).replace('/', "-");
     let source = std::path::Path::new(DEVINFO_DP_DIR).join(name);
     if source.exists() {

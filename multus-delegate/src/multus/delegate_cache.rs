@@ -61,7 +61,9 @@ use multus_types::{DEFAULT_CNI_DIR, DelegateConf, NetConf, NetConfList, RuntimeC
 use serde_json::{Map, Value};
 
 use crate::cache::{sorted, write_private_file};
-use crate::multus::plan::{Attachment, cni_device_info_path};
+use crate::multus::plan::{
+    Attachment, RuntimeRequests, delegate_runtime_config, positional_ifname,
+};
 use crate::{Error, base64, validate_container_id};
 
 /// Fields of upstream's `DelegateNetConf` (plus the legacy `CNINetworkConfigList`).
@@ -203,12 +205,14 @@ impl DelegateCache {
 
     /// Reads a container's plan back for `DEL`: `None` when there is no file.
     /// `runtime_ifname` (the `DEL`'s `CNI_IFNAME`) names the master's
-    /// interface unless the file says otherwise; `base` is the runtime's own
-    /// `runtimeConfig` (from the multus config of the `DEL`), which every
-    /// delegate gets, non-masters with their cached `ipRequest`,
-    /// `macRequest`, `infinibandGUIDRequest` and `deviceID` on top, plus
-    /// `CNIDeviceInfoFile` when there is a device (upstream's
-    /// `mergeCNIRuntimeConfig`).
+    /// interface unless the file says otherwise (interface names by
+    /// [`positional_ifname`](crate::multus::positional_ifname)); `base` is the
+    /// runtime's own `runtimeConfig` (from the multus config of the `DEL`),
+    /// turned into each delegate's by
+    /// [`delegate_runtime_config`](crate::multus::delegate_runtime_config) —
+    /// the function the plan for `ADD` is built with — with the cached
+    /// `ipRequest`, `macRequest`, `infinibandGUIDRequest` and `deviceID` as
+    /// requests.
     ///
     /// # Errors
     /// See [`path`](Self::path); [`Error::DelegateCacheUnusable`] when the
@@ -327,15 +331,6 @@ fn entry_json(index: usize, a: &Attachment, runtime_ifname: &str) -> Value {
         Value::from(base64::encode(bytes.as_bytes())),
     );
     Value::Object(m)
-}
-
-/// `CNI_IFNAME` for the master (index 0), `net<index>` for the others.
-fn positional_ifname(index: usize, runtime_ifname: &str) -> String {
-    if index == 0 {
-        runtime_ifname.to_owned()
-    } else {
-        format!("net{index}")
-    }
 }
 
 /// CNI's `PluginConf` decoded from a config object and marshalled again.
@@ -532,7 +527,8 @@ impl Entry {
         })
     }
 
-    /// Upstream's `delegateRuntimeConfig` for a cached delegate.
+    /// Upstream's `delegateRuntimeConfig` for a cached delegate: the same
+    /// function as on `ADD`, with the requests the cache holds.
     fn runtime_config(
         &self,
         master: bool,
@@ -540,25 +536,15 @@ impl Entry {
         container_id: &str,
         ifname: &str,
     ) -> RuntimeConfig {
-        let mut rc = base.clone();
-        if !master {
-            if let Some(ips) = &self.ip_request {
-                rc.ips.clone_from(ips);
-            }
-            if !self.mac_request.is_empty() {
-                rc.mac.clone_from(&self.mac_request);
-            }
-            if !self.infiniband_guid_request.is_empty() {
-                rc.infiniband_guid.clone_from(&self.infiniband_guid_request);
-            }
-            if !self.device_id.is_empty() {
-                rc.device_id.clone_from(&self.device_id);
-            }
-        }
-        if !rc.device_id.is_empty() {
-            rc.cni_device_info_file = cni_device_info_path(&self.name, container_id, ifname);
-        }
-        rc
+        let requests = RuntimeRequests {
+            port_mappings: None,
+            bandwidth: None,
+            ips: self.ip_request.as_deref(),
+            mac: &self.mac_request,
+            infiniband_guid: &self.infiniband_guid_request,
+            device_id: &self.device_id,
+        };
+        delegate_runtime_config(base, &requests, master, &self.name, container_id, ifname)
     }
 }
 

@@ -467,7 +467,9 @@ impl Runner {
     /// `DEL` of a plan: every delegate in reverse order, without `MAC`/`IP`
     /// arguments, going on after errors; lists without `cniVersion` get the
     /// [`with_del_cni_version`](Self::with_del_cni_version) version. Each
-    /// delegate's `CNIDeviceInfoFile` is removed afterwards. Works when the
+    /// delegate's generated device-info file is removed afterwards
+    /// ([`Attachment::generated_device_info_file`]; never a
+    /// `CNIDeviceInfoFile` the runtime supplied). Works when the
     /// network namespace is gone (the plugins tolerate it) and when repeated.
     /// The delegate cache file is left alone (see [`DelegateCache::remove`]).
     ///
@@ -514,7 +516,8 @@ impl Runner {
     }
 
     /// One delegate's `DEL` (`conf` may carry a back-filled version), then
-    /// its device-info file removed.
+    /// its generated device-info file removed
+    /// ([`Attachment::generated_device_info_file`]).
     async fn del_one(
         &self,
         attachment: &Attachment,
@@ -525,9 +528,11 @@ impl Runner {
             DelegateConf::Single(c) => self.cni.del_network(c, rt).await,
             DelegateConf::List(l) => self.cni.del_network_list(l, rt).await,
         };
-        let devinfo = &attachment.runtime_config.cni_device_info_file;
-        if !devinfo.is_empty() {
-            // As upstream: the file may well not exist.
+        // Only the device-info file generated for this attachment, never a
+        // path the runtime put in its runtimeConfig (upstream removes
+        // whatever `CNIDeviceInfoFile` the delegate was given). As upstream,
+        // the file may well not exist.
+        if let Some(devinfo) = attachment.generated_device_info_file(&rt.container_id) {
             let _ = std::fs::remove_file(devinfo);
         }
         outcome.map_err(|e| delegate_op(Command::Del, attachment, e))
