@@ -89,14 +89,17 @@ pub struct NetworkSelectionElement {
     )]
     pub interface_request: String,
 
-    /// Requested port mappings (`portMappings` capability).
+    /// Requested port mappings (`portMappings` capability). `Some(vec![])`
+    /// (the key with `[]`) differs from `None` (absent or `null`): as
+    /// upstream (`PortMappingsRequest != nil`), it replaces the runtime's
+    /// port mappings (the pod's `hostPort`s) with none for this attachment,
+    /// while `None` leaves them. Serialised when `Some`, `[]` included.
     #[serde(
         rename = "portMappings",
         default,
-        skip_serializing_if = "Vec::is_empty",
-        deserialize_with = "null_as_default"
+        skip_serializing_if = "Option::is_none"
     )]
-    pub port_mappings: Vec<PortMapping>,
+    pub port_mappings: Option<Vec<PortMapping>>,
 
     /// Requested bandwidth limits (`bandwidth` capability).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -598,7 +601,7 @@ mod tests {
         assert_eq!(triple(e), ("ns", "n", "eth9"));
         assert_eq!(e.ips.as_ref().map(Vec::len), Some(2));
         assert_eq!(e.infiniband_guid, "24:8a:07:03:00:8d:ae:2f");
-        assert_eq!(e.port_mappings[0].host_port, 8080);
+        assert_eq!(e.port_mappings.as_ref().map(|p| p[0].host_port), Some(8080));
         assert_eq!(e.bandwidth.as_ref().map(|b| b.egress_burst), Some(5));
         assert_eq!(e.device_id, "0000:3b:02.1");
         assert_eq!(
@@ -620,9 +623,23 @@ mod tests {
 
     #[test]
     fn json_empty_lists_are_kept() {
-        let nets = parse(r#"[{"name":"a","ips":[],"default-route":[]}]"#);
+        let nets = parse(r#"[{"name":"a","ips":[],"default-route":[],"portMappings":[]}]"#);
         assert_eq!(nets[0].ips, Some(vec![]));
         assert_eq!(nets[0].default_route, Some(vec![]));
+        assert_eq!(nets[0].port_mappings, Some(vec![]));
+        // ... and written back, while absent stays absent.
+        assert_eq!(
+            serde_json::to_value(&nets[0]).unwrap(),
+            serde_json::json!({"name": "a", "namespace": "default", "ips": [],
+                               "portMappings": [], "default-route": []})
+        );
+        let nets = parse(r#"[{"name":"a"},{"name":"b","PortMappings":null}]"#);
+        assert_eq!(nets[0].port_mappings, None);
+        assert_eq!(nets[1].port_mappings, None);
+        assert_eq!(
+            serde_json::to_string(&nets[0]).unwrap(),
+            r#"{"name":"a","namespace":"default"}"#
+        );
         assert!(parse("[]").is_empty());
         assert!(parse(" [ ] ").is_empty());
     }

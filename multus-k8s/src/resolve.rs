@@ -584,7 +584,7 @@ impl Resolver<'_> {
             }
 
             let requests = RuntimeRequests {
-                port_mappings: Some(element.port_mappings.as_slice()).filter(|p| !p.is_empty()),
+                port_mappings: element.port_mappings.as_deref(),
                 bandwidth: element.bandwidth.as_ref(),
                 ips: element.ips.as_deref(),
                 mac: &element.mac,

@@ -707,6 +707,46 @@ async fn runtime_config_cni_args_and_requests() {
     );
 }
 
+/// `"portMappings": []` on an element empties the runtime's port mappings
+/// (the pod's hostPorts) for that attachment, as upstream
+/// (`PortMappingsRequest != nil`); without the key (or with `null`) the
+/// attachment keeps the runtime's.
+#[tokio::test]
+async fn empty_port_mappings_request_overrides_the_pods_host_ports() {
+    let env = Env::guide().await;
+    env.insert_pod(
+        "default",
+        "p",
+        &[(
+            NETWORKS,
+            r#"[{"name":"macvlan-conf-1","portMappings":[]},
+                {"name":"macvlan-conf-2"},
+                {"name":"macvlan-conf-1","interface":"mv3","portMappings":null},
+                {"name":"macvlan-conf-2","interface":"mv4",
+                 "portMappings":[{"hostPort":8443,"containerPort":443}]}]"#,
+        )],
+    );
+    let conf = env.conf(json!({
+        "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"}]}
+    }));
+    let plan = env.plan(&conf, "default", "p").await.unwrap();
+    let host_ports: Vec<Vec<i64>> = plan
+        .attachments
+        .iter()
+        .map(|a| {
+            a.runtime_config
+                .port_mappings
+                .iter()
+                .map(|p| p.host_port)
+                .collect()
+        })
+        .collect();
+    assert_eq!(
+        host_ports,
+        [vec![8080], vec![], vec![8080], vec![8080], vec![8443]]
+    );
+}
+
 /// ADD builds each delegate's runtimeConfig from the annotation, DEL from
 /// the delegate cache written before the ADD: both go through
 /// `delegate_runtime_config` and `positional_ifname`, so they agree — for
