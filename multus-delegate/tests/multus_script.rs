@@ -86,26 +86,15 @@ exit 0"#,
     }
 
     fn stdin(&self, command: &str, name: &str) -> Value {
-        let text =
-            std::fs::read_to_string(self.rec().join(format!("{command}-{name}.json"))).unwrap();
-        serde_json::from_str(&text).unwrap()
+        common::recorded_stdin(&self.rec(), command, name)
     }
 
     fn env(&self, command: &str, name: &str) -> BTreeMap<String, String> {
-        std::fs::read_to_string(self.rec().join(format!("{command}-{name}.env")))
-            .unwrap()
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect()
+        common::recorded_env(&self.rec(), command, name)
     }
 
     fn log(&self) -> Vec<String> {
-        std::fs::read_to_string(self.rec().join("log"))
-            .unwrap_or_default()
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        common::recorded_log(&self.rec())
     }
 
     fn results(&self) -> Vec<String> {

@@ -118,3 +118,33 @@ pub fn process_gone(pid: u32) -> bool {
             .is_some_and(|(_, rest)| rest.trim_start().starts_with('Z')),
     }
 }
+
+/// What a recording script plugin wrote for `<command>-<name>` in `rec`: its stdin as JSON.
+pub fn recorded_stdin(rec: &Path, command: &str, name: &str) -> Value {
+    let path = rec.join(format!("{command}-{name}.json"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap()
+}
+
+/// ... and its environment.
+pub fn recorded_env(
+    rec: &Path,
+    command: &str,
+    name: &str,
+) -> std::collections::BTreeMap<String, String> {
+    std::fs::read_to_string(rec.join(format!("{command}-{name}.env")))
+        .unwrap()
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
+/// The `log` of every recorded call in `rec`, in order (empty when none).
+pub fn recorded_log(rec: &Path) -> Vec<String> {
+    std::fs::read_to_string(rec.join("log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
