@@ -23,7 +23,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use kube::Client;
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::config::{KubeConfigOptions, Kubeconfig, KubeconfigError};
 use multus_types::MultusConf;
 use serde_json::json;
 
@@ -71,11 +71,35 @@ pub async fn client_from_kubeconfig(path: &Path) -> Result<Client, Error> {
         path: path.to_owned(),
         reason,
     };
-    let kubeconfig = Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(error_chain(&e)))?;
+    let kubeconfig =
+        Kubeconfig::read_from(path).map_err(|e| kubeconfig_error(describe_kubeconfig_error(&e)))?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await
-        .map_err(|e| kubeconfig_error(error_chain(&e)))?;
+        .map_err(|e| kubeconfig_error(describe_kubeconfig_error(&e)))?;
     client_from_config(config)
+}
+
+/// A kubeconfig error without the file's contents.
+///
+/// The YAML parser's message quotes the lines around the fault (and serde's
+/// messages quote unexpected values); in a kubeconfig those lines hold the
+/// bearer token or key, and the message travels into the CNI error, the log
+/// and the pod's events. So a parse error is reported by position only,
+/// whatever file `kubeconfig` points at.
+fn describe_kubeconfig_error(err: &KubeconfigError) -> String {
+    match err {
+        KubeconfigError::Parse(parse) => {
+            let at = parse
+                .location()
+                .map(|at| format!(" at line {}, column {}", at.line(), at.column()))
+                .unwrap_or_default();
+            format!(
+                "not a valid kubeconfig: YAML error{at} (the file's contents are not quoted, \
+                 as they may hold credentials)"
+            )
+        }
+        other => error_chain(other),
+    }
 }
 
 /// The in-cluster client: `https://<host>:<port>` (IPv6 bracketed), the
@@ -169,6 +193,36 @@ mod tests {
             text.starts_with("failed to load kubeconfig /nonexistent/multus.kubeconfig: "),
             "{text}"
         );
+    }
+
+    /// A kubeconfig that does not parse: the error names the position, never the contents.
+    #[tokio::test]
+    async fn broken_kubeconfig_error_quotes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = "s3cr3t-bearer-token-0123456789";
+        let cases = [
+            // Broken YAML right after the token.
+            format!(
+                "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n    token: {secret}\n  :: [\n"
+            ),
+            // Valid YAML of the wrong shape: serde quotes unexpected values.
+            format!("apiVersion: v1\nusers: {secret}\n"),
+            format!("apiVersion: v1\nusers:\n- name: u\n  user: {{token: [{secret}]}}\n"),
+            // Not a kubeconfig at all (e.g. /etc/passwd).
+            format!("root:x:0:0:root:/root:/bin/bash\n{secret}:x:1:1::/:/bin/sh\n"),
+        ];
+        for (i, text) in cases.iter().enumerate() {
+            let path = dir.path().join(format!("k{i}"));
+            std::fs::write(&path, text).unwrap();
+            let e = client_from_kubeconfig(&path).await.err().unwrap();
+            let shown = format!("{e} {e:?}");
+            assert!(!shown.contains(secret), "case {i} leaks: {shown}");
+            assert!(!shown.contains("root:x"), "case {i} leaks: {shown}");
+            assert!(
+                shown.contains(&format!("failed to load kubeconfig {}", path.display())),
+                "case {i}: {shown}"
+            );
+        }
     }
 
     #[tokio::test]

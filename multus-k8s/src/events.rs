@@ -115,9 +115,10 @@ pub async fn record(
         reason: reason.to_owned(),
         message,
     };
-    crate::names::check_path_segment("namespace", &namespace).map_err(|e| failed(e.to_string()))?;
+    let ns_segment =
+        crate::names::path_segment("namespace", &namespace).map_err(|e| failed(e.to_string()))?;
     let event = build_event(pod, event_type, reason, message);
-    let api: Api<Event> = Api::namespaced(client.clone(), &namespace);
+    let api: Api<Event> = Api::namespaced(client.clone(), &ns_segment);
     match tokio::time::timeout(EVENT_TIMEOUT, api.create(&PostParams::default(), &event)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(failed(describe_kube_error(&e))),

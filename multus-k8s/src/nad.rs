@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use crate::Error;
 use crate::error::describe_kube_error;
-use crate::names::check_path_segment;
+use crate::names::path_segment;
 
 /// A NetworkAttachmentDefinition, as read from the API.
 ///
@@ -105,11 +105,11 @@ pub async fn get_nad(
         reason,
         not_found,
     };
-    check_path_segment("namespace", namespace)
-        .and_then(|()| check_path_segment("name", name))
+    let (ns_segment, name_segment) = path_segment("namespace", namespace)
+        .and_then(|ns| Ok((ns, path_segment("name", name)?)))
         .map_err(|e| failed(e.to_string(), true))?;
-    let api: Api<NetworkAttachmentDefinition> = Api::namespaced(client.clone(), namespace);
-    api.get(name).await.map_err(|e| {
+    let api: Api<NetworkAttachmentDefinition> = Api::namespaced(client.clone(), &ns_segment);
+    api.get(&name_segment).await.map_err(|e| {
         let not_found = matches!(&e, kube::Error::Api(s) if s.code == 404);
         failed(describe_kube_error(&e), not_found)
     })

@@ -1,15 +1,22 @@
-//! Reading the pod: upstream's bounded retry, "pod not found", and the UID
-//! check.
+//! Reading the pod: a bounded retry, "pod not found", and the UID check.
 //!
-//! The thin plugin polls (upstream `multus.go` `getPod`): the first GET at
-//! once, then one every [`PodRetry::interval`], each with its own
-//! [`PodRetry::attempt_timeout`], for at most [`PodRetry::total`]; only
-//! ServiceUnavailable (503), InternalError (500), "connection refused" and
-//! "connection reset" are retried. NotFound ends the poll with
-//! [`PodLookup::NotFound`]. Any other failure, or the poll running out,
-//! leads to one last GET; its NotFound is still "not found", anything else
-//! is `error waiting for pod: <err>`. With the API server down the whole
-//! read takes about `total + attempt_timeout` (2.75 s).
+//! The thin plugin polls, as upstream's `getPod` does: the first GET at
+//! once, then one every [`PodRetry::interval`]; ServiceUnavailable (503),
+//! InternalError (500), "connection refused" and "connection reset" are
+//! retried. NotFound ends the poll with [`PodLookup::NotFound`]. Any other
+//! failure gets one more GET at once (upstream's last live GET); its
+//! NotFound is still "not found", anything else is
+//! `error waiting for pod: <err>`.
+//!
+//! Where this differs from upstream: the whole read is bounded by one budget,
+//! [`PodRetry::total`] (default [`DEFAULT_POD_LOOKUP_TIMEOUT`], 2.75 s: what
+//! upstream's 2.5 s of polling plus its last 250 ms GET add up to; the
+//! multus config key `podLookupTimeout` sets it). Upstream cuts every GET at
+//! 250 ms and does not retry a timeout, so an API server 260 ms away fails
+//! every pod. Here the first GET may take [`PodRetry::attempt_timeout`], a
+//! timed-out GET is retried, and each retry may wait twice as long as the
+//! one before, never past the budget: a hung connection is still abandoned
+//! quickly, and a slow but working API server is waited for.
 //!
 //! Then the UID check: the runtime's `K8S_POD_UID` must be the pod's UID
 //! (static pods, whose `kubernetes.io/config.source` is not `api`, are
@@ -23,29 +30,37 @@ use kube::Api;
 
 use crate::Error;
 use crate::error::{describe_kube_error, error_chain};
-use crate::names::check_path_segment;
+use crate::names::path_segment;
 
 /// Annotation kubelet sets on pods it did not get from the API server.
 pub const CONFIG_SOURCE_ANNOTATION: &str = "kubernetes.io/config.source";
+
+pub use multus_types::DEFAULT_POD_LOOKUP_TIMEOUT;
 
 /// Timing of the pod read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PodRetry {
     /// Pause between attempts.
     pub interval: Duration,
-    /// Timeout of each attempt (and of the last GET).
+    /// Timeout of the first attempt; each timed-out attempt doubles it for the next.
     pub attempt_timeout: Duration,
-    /// How long to keep polling.
+    /// The budget of the whole read: no GET runs past it.
     pub total: Duration,
 }
 
 impl PodRetry {
-    /// The thin plugin's timing: 250 ms, 250 ms, 2.5 s.
+    /// The thin plugin's timing: 250 ms pauses, a first GET of 250 ms, 2.75 s in all.
     pub const THIN: Self = Self {
         interval: Duration::from_millis(250),
         attempt_timeout: Duration::from_millis(250),
-        total: Duration::from_millis(2500),
+        total: DEFAULT_POD_LOOKUP_TIMEOUT,
     };
+
+    /// The same retry with another budget (the config's `podLookupTimeout`).
+    #[must_use]
+    pub fn with_total(self, total: Duration) -> Self {
+        Self { total, ..self }
+    }
 }
 
 impl Default for PodRetry {
@@ -148,10 +163,10 @@ pub async fn lookup_pod(
 ) -> Result<PodLookup, Error> {
     let pod_id = format!("{namespace}/{name}");
     let in_pod = |e: Error| e.in_pod(&pod_id, None);
-    check_path_segment("namespace", namespace).map_err(in_pod)?;
-    check_path_segment("name", name).map_err(in_pod)?;
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
-    let pod = match poll(&api, name, retry).await.map_err(in_pod)? {
+    let ns_segment = path_segment("namespace", namespace).map_err(in_pod)?;
+    let name_segment = path_segment("name", name).map_err(in_pod)?;
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns_segment);
+    let pod = match poll(&api, &name_segment, retry).await.map_err(in_pod)? {
         Some(pod) => pod,
         None => return Ok(PodLookup::NotFound),
     };
@@ -168,7 +183,10 @@ pub async fn lookup_pod(
 enum Attempt {
     Found(Box<Pod>),
     NotFound,
+    /// Worth another try: upstream's retriable errors.
     Retriable(String),
+    /// No answer in time: another try may wait longer.
+    TimedOut,
     Failed(String),
 }
 
@@ -178,31 +196,38 @@ async fn attempt(api: &Api<Pod>, name: &str, timeout: Duration) -> Attempt {
         Ok(Err(e)) if is_not_found(&e) => Attempt::NotFound,
         Ok(Err(e)) if is_retriable(&e) => Attempt::Retriable(describe_kube_error(&e)),
         Ok(Err(e)) => Attempt::Failed(describe_kube_error(&e)),
-        Err(_) => Attempt::Failed(format!("timed out after {} ms", timeout.as_millis())),
+        Err(_) => Attempt::TimedOut,
     }
 }
 
 /// `Ok(None)` = not found.
 async fn poll(api: &Api<Pod>, name: &str, retry: PodRetry) -> Result<Option<Box<Pod>>, Error> {
-    let start = Instant::now();
-    loop {
-        match attempt(api, name, retry.attempt_timeout).await {
+    let deadline = Instant::now() + retry.total;
+    let remaining = || deadline.saturating_duration_since(Instant::now());
+    let mut timeout = retry.attempt_timeout;
+    let mut last_get_done = false;
+    let timed_out = || format!("timed out after {} ms", retry.total.as_millis());
+    let mut reason = timed_out();
+    while !remaining().is_zero() {
+        match attempt(api, name, timeout.min(remaining())).await {
             Attempt::Found(pod) => return Ok(Some(pod)),
             Attempt::NotFound => return Ok(None),
-            Attempt::Failed(_) => break,
-            Attempt::Retriable(_) => {}
+            Attempt::Retriable(why) => reason = why,
+            Attempt::TimedOut => {
+                reason = timed_out();
+                timeout = timeout.saturating_mul(2);
+            }
+            // Upstream's last live GET, at once; a second failure is final.
+            Attempt::Failed(why) if last_get_done => return Err(Error::GetPod { reason: why }),
+            Attempt::Failed(why) => {
+                reason = why;
+                last_get_done = true;
+                continue;
+            }
         }
-        if start.elapsed() + retry.interval > retry.total {
-            break;
-        }
-        tokio::time::sleep(retry.interval).await;
+        tokio::time::sleep(retry.interval.min(remaining())).await;
     }
-    // One last live GET.
-    match attempt(api, name, retry.attempt_timeout).await {
-        Attempt::Found(pod) => Ok(Some(pod)),
-        Attempt::NotFound => Ok(None),
-        Attempt::Retriable(reason) | Attempt::Failed(reason) => Err(Error::GetPod { reason }),
-    }
+    Err(Error::GetPod { reason })
 }
 
 fn is_not_found(err: &kube::Error) -> bool {

@@ -28,7 +28,7 @@ use multus_annotations::{NETWORK_STATUS_ANNOTATION, NetworkStatus, render_networ
 
 use crate::Error;
 use crate::error::describe_kube_error;
-use crate::names::check_path_segment;
+use crate::names::path_segment;
 use crate::pod::is_static_pod;
 
 /// Retry timing on conflicts (client-go `wait.Backoff`).
@@ -153,10 +153,11 @@ pub async fn write_network_status_with(
         pod: pod_id.clone(),
         reason,
     };
-    check_path_segment("namespace", namespace).map_err(|e| failed(e.to_string()))?;
-    check_path_segment("name", name).map_err(|e| failed(e.to_string()))?;
+    let ns_segment = path_segment("namespace", namespace).map_err(|e| failed(e.to_string()))?;
+    let name_segment = path_segment("name", name).map_err(|e| failed(e.to_string()))?;
+    let name = name_segment.as_ref();
     let value = render_network_status(entries);
-    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let api: Api<Pod> = Api::namespaced(client.clone(), &ns_segment);
 
     let mut attempts = 0;
     loop {

@@ -175,21 +175,56 @@ async fn api_down_fails_in_bounded_time() {
     assert!(matches!(lookup, PodLookup::Found(_)));
 }
 
+/// Upstream cuts every GET at 250 ms and never retries a timeout, so an API server 260 ms away
+/// fails every pod. Here a timed-out GET is retried with twice the time, within the budget.
 #[tokio::test]
-async fn slow_api_times_out_per_attempt() {
+async fn slow_api_is_waited_for_within_the_budget() {
     let (env, client, uid) = setup().await;
-    env.server.set_delay(Duration::from_secs(2));
+    for delay_ms in [260, 700] {
+        env.server.set_delay(Duration::from_millis(delay_ms));
+        let start = Instant::now();
+        let lookup = lookup_pod(&client, "default", "p", &uid, PodRetry::THIN)
+            .await
+            .unwrap_or_else(|e| panic!("{delay_ms} ms away: {e}"));
+        assert!(matches!(lookup, PodLookup::Found(_)), "{delay_ms} ms");
+        assert!(
+            start.elapsed() < PodRetry::THIN.total,
+            "{delay_ms} ms: {:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[tokio::test]
+async fn slower_than_the_budget_fails_at_the_budget() {
+    let (env, client, uid) = setup().await;
+    env.server.set_delay(Duration::from_secs(4));
     let start = Instant::now();
     let e = lookup_pod(&client, "default", "p", &uid, PodRetry::THIN)
         .await
         .unwrap_err();
     let elapsed = start.elapsed();
-    // A timeout is not retried: one attempt, then the last GET.
-    assert!(elapsed < Duration::from_millis(1000), "{elapsed:?}");
+    assert!(
+        elapsed >= Duration::from_millis(2700) && elapsed < Duration::from_millis(3500),
+        "{elapsed:?}"
+    );
     assert_eq!(
         e.to_string(),
-        "error waiting for pod: timed out after 250 ms (pod default/p)"
+        "error waiting for pod: timed out after 2750 ms (pod default/p)"
     );
+
+    // A larger budget (the config's podLookupTimeout) waits for it.
+    env.server.set_delay(Duration::from_millis(2000));
+    let lookup = lookup_pod(
+        &client,
+        "default",
+        "p",
+        &uid,
+        PodRetry::THIN.with_total(Duration::from_secs(8)),
+    )
+    .await
+    .unwrap();
+    assert!(matches!(lookup, PodLookup::Found(_)));
 }
 
 #[tokio::test]

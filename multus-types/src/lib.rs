@@ -14,6 +14,7 @@ pub mod addr;
 mod args;
 pub mod casefold;
 mod config;
+mod duration;
 mod error;
 mod multus_conf;
 pub mod result;
@@ -24,11 +25,13 @@ pub use args::{CniArgs, K8sArgs};
 pub use config::{
     DelegateConf, NetConf, NetConfList, is_cni_identifier, json_kind, validate_network_name,
 };
+pub use duration::parse_duration;
 pub use error::{CniError, Error, ErrorCode, ToCniError};
 pub use multus_conf::{
     DEFAULT_BIN_DIR, DEFAULT_CNI_DIR, DEFAULT_CONF_DIR, DEFAULT_GLOBAL_NAMESPACE,
     DEFAULT_LOG_COMPRESS, DEFAULT_LOG_MAX_AGE, DEFAULT_LOG_MAX_BACKUPS, DEFAULT_LOG_MAX_SIZE,
-    DEFAULT_MULTUS_NAMESPACE, DEFAULT_SYSTEM_NAMESPACES, LogOptions, MultusConf,
+    DEFAULT_MULTUS_NAMESPACE, DEFAULT_POD_LOOKUP_TIMEOUT, DEFAULT_SYSTEM_NAMESPACES, LogOptions,
+    MultusConf,
 };
 pub use result::CniResult;
 pub use runtime::{Bandwidth, Capabilities, PortMapping, RuntimeConfig};

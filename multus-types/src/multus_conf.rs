@@ -4,6 +4,8 @@
 //! unknown keys are ignored, types are strict, `null` keeps a scalar's default
 //! but empties a list, and an explicit empty string overrides a default.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -21,6 +23,9 @@ pub const DEFAULT_BIN_DIR: &str = "/opt/cni/bin";
 pub const DEFAULT_MULTUS_NAMESPACE: &str = "kube-system";
 /// Default `systemNamespaces`.
 pub const DEFAULT_SYSTEM_NAMESPACES: &[&str] = &["kube-system"];
+/// Default `podLookupTimeout`: the budget of the pod read (2.75 s, what
+/// upstream's 2.5 s of polling and its last 250 ms GET add up to).
+pub const DEFAULT_POD_LOOKUP_TIMEOUT: Duration = Duration::from_millis(2750);
 /// The namespace that is global when `globalNamespaces` is empty.
 pub const DEFAULT_GLOBAL_NAMESPACE: &str = "default";
 
@@ -88,6 +93,9 @@ pub struct MultusConf {
     pub retry_delete_on_error: bool,
     /// `auxiliaryCNIChainName`.
     pub auxiliary_cni_chain_name: String,
+    /// `podLookupTimeout` (multus-rs only): how long ADD and DEL may spend
+    /// reading the pod from the API server, retries included.
+    pub pod_lookup_timeout: Duration,
 }
 
 /// `logOptions`: rotation settings of the log file. Absent keys take the
@@ -180,6 +188,8 @@ struct Raw {
     retry_delete_on_error: Option<bool>,
     #[serde(rename = "auxiliaryCNIChainName", default)]
     auxiliary_cni_chain_name: Option<String>,
+    #[serde(rename = "podLookupTimeout", default)]
+    pod_lookup_timeout: Option<Value>,
 }
 crate::case_insensitive_serde!(Raw);
 
@@ -231,6 +241,18 @@ impl MultusConf {
                 .and_then(|r| r.to_v1())
                 .map_err(|e| Error::MultusConf(format!("could not parse prevResult: {e}")))?;
         }
+        let pod_lookup_timeout = match &raw.pod_lookup_timeout {
+            None | Some(Value::Null) => DEFAULT_POD_LOOKUP_TIMEOUT,
+            Some(v) => match crate::parse_duration(v) {
+                Ok(d) if !d.is_zero() => d,
+                Ok(_) => {
+                    return Err(Error::MultusConf(
+                        "podLookupTimeout must be longer than zero".into(),
+                    ));
+                }
+                Err(e) => return Err(Error::MultusConf(format!("podLookupTimeout: {e}"))),
+            },
+        };
         let or = |v: Option<String>, d: &str| v.unwrap_or_else(|| d.to_owned());
         Ok(Self {
             cni_version: raw.cni_version.unwrap_or_default(),
@@ -263,6 +285,7 @@ impl MultusConf {
             multus_namespace: or(raw.multus_namespace, DEFAULT_MULTUS_NAMESPACE),
             retry_delete_on_error: raw.retry_delete_on_error.unwrap_or(false),
             auxiliary_cni_chain_name: raw.auxiliary_cni_chain_name.unwrap_or_default(),
+            pod_lookup_timeout,
         })
     }
 
@@ -318,6 +341,7 @@ impl MultusConf {
             "multusNamespace": self.multus_namespace,
             "retryDeleteOnError": self.retry_delete_on_error,
             "auxiliaryCNIChainName": self.auxiliary_cni_chain_name,
+            "podLookupTimeout": format!("{}ms", self.pod_lookup_timeout.as_millis()),
             "effectiveGlobalNamespaces": self.effective_global_namespaces(),
         })
     }

@@ -41,7 +41,7 @@ async fn add_with(
                 &k8s.pod_namespace,
                 &k8s.pod_name,
                 &k8s.pod_uid,
-                PodRetry::THIN,
+                PodRetry::THIN.with_total(conf.pod_lookup_timeout),
             )
             .await?;
             match lookup.for_add()? {

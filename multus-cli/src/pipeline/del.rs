@@ -85,7 +85,7 @@ async fn rebuild_plan(
                 &k8s.pod_namespace,
                 &k8s.pod_name,
                 &k8s.pod_uid,
-                PodRetry::THIN,
+                PodRetry::THIN.with_total(conf.pod_lookup_timeout),
             )
             .await
             {
