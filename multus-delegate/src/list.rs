@@ -2,7 +2,7 @@
 //! `STATUS`, `GC`, validation and version negotiation (libcni's `CNIConfig`).
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use multus_types::{CniResult, CniVersion, NetConf, NetConfList};
@@ -442,11 +442,15 @@ impl CniConfig {
         validate_container_id(&rt.container_id)?;
         validate_network_name(net.name)?;
         validate_ifname(&rt.ifname)?;
+        // Every binary is found before the first plugin runs: a list whose
+        // third plugin is missing must not leave the first two's interface and
+        // IP allocation behind (libcni finds them one by one and does).
+        let paths = self.find_plugins(&net, Command::Add)?;
         let env = PluginEnv::new(Command::Add, rt, &self.bin_dirs);
         let mut prev: Option<CniResult> = None;
-        for plugin in net.plugins {
+        for (plugin, path) in net.plugins.iter().zip(&paths) {
             let result = self
-                .add_one(&net, plugin, prev.as_ref(), rt, &env)
+                .add_one(&net, plugin, path, prev.as_ref(), rt, &env)
                 .await
                 .map_err(net.plugin_failed(plugin, Command::Add))?;
             prev = Some(result);
@@ -471,16 +475,42 @@ impl CniConfig {
         &self,
         net: &Network<'_>,
         plugin: &NetConf,
+        path: &Path,
         prev: Option<&CniResult>,
         rt: &RuntimeConf,
         env: &PluginEnv,
     ) -> Result<CniResult, Error> {
-        let path = self.find_plugin(plugin.plugin_type())?;
         let prev = prev.map(CniResult::to_value).transpose()?;
         let request = plugin_request(plugin, net.name, net.version_str, prev, rt);
         self.exec
-            .run_with_result(&path, request.to_string().as_bytes(), env, net.version)
+            .run_with_result(path, request.to_string().as_bytes(), env, net.version)
             .await
+    }
+
+    /// The binary of every plugin of `net`, in order; the first one missing
+    /// is the error, wrapped as that plugin's failure of `command`.
+    fn find_plugins(&self, net: &Network<'_>, command: Command) -> Result<Vec<PathBuf>, Error> {
+        net.plugins
+            .iter()
+            .map(|plugin| {
+                self.find_plugin(plugin.plugin_type())
+                    .map_err(net.plugin_failed(plugin, command))
+            })
+            .collect()
+    }
+
+    /// Whether every plugin binary of `conf` (a single config or a whole
+    /// list) is in the bin directories.
+    ///
+    /// # Errors
+    /// The first plugin that is missing, as [`add_network_list`](Self::add_network_list)
+    /// would report it.
+    pub fn check_plugins(&self, conf: &multus_types::DelegateConf) -> Result<(), Error> {
+        let net = match conf {
+            multus_types::DelegateConf::Single(conf) => Network::single(conf)?,
+            multus_types::DelegateConf::List(list) => Network::list(list)?,
+        };
+        self.find_plugins(&net, Command::Add).map(drop)
     }
 
     async fn check(&self, net: Network<'_>, rt: &RuntimeConf) -> Result<(), Error> {
@@ -529,11 +559,28 @@ impl CniConfig {
         };
         let prev = cached.as_ref().map(CniResult::to_value).transpose()?;
         let env = PluginEnv::new(Command::Del, rt, &self.bin_dirs);
+        // A plugin that cannot be found is skipped, not the end of the DEL:
+        // stopping there (as libcni does) would leave every plugin before it,
+        // the IPAM allocation among them, in place for good. The first one
+        // missing is still the error, after the others were deleted.
+        let mut missing = None;
         for plugin in net.plugins.iter().rev() {
+            let path = match self.find_plugin(plugin.plugin_type()) {
+                Ok(path) => path,
+                Err(e) => {
+                    missing.get_or_insert_with(|| net.plugin_failed(plugin, Command::Del)(e));
+                    continue;
+                }
+            };
             let request = plugin_request(plugin, name, net.version_str, prev.clone(), rt);
-            self.run_plugin(plugin, &request, &env)
+            self.exec
+                .run(&path, request.to_string().as_bytes(), &env)
                 .await
+                .map(drop)
                 .map_err(net.plugin_failed(plugin, Command::Del))?;
+        }
+        if let Some(e) = missing {
+            return Err(e);
         }
         // As libcni: forget the attachment, whatever the version.
         let _ = self.cache.remove(name, cid, ifname);

@@ -554,3 +554,106 @@ async fn a_pod_added_by_go_multus_is_deleted_from_its_cache() {
     assert_eq!(pod.ns.link_names(), ["lo"]);
     pod.assert_all_gone(&["mrs-go-pod", "mrs-go-macvlan"]);
 }
+
+/// A NAD whose conflist names a plugin that is not installed (a typo): the
+/// ADD fails before any delegate runs, so no interface and no IP allocation
+/// exists for a rollback to miss, and no cache is written. (libcni and Go
+/// Multus run the bridge first; the rollback's DEL then stops at the
+/// missing plugin and the address is lost for good, one more per retry.)
+#[tokio::test]
+async fn a_missing_plugin_in_a_later_list_fails_before_anything_runs() {
+    if !common::privileged() {
+        return;
+    }
+    let pod = Pod::new();
+    let mut master = Attachment::new(
+        pod.bridge_list("mrs-pod-net", "10.198.31.0/24"),
+        "eth0",
+        "mrs-pod-net",
+    );
+    master.master = true;
+    let typo = Attachment::new(
+        DelegateConf::from_value(json!({
+            "cniVersion": "1.0.0", "name": "mrs-typo",
+            "plugins": [
+                {"type": "ptp", "ipMasq": false, "ipam": pod.ipam("10.198.32.0/24")},
+                {"type": "no-such-plugin"}
+            ]
+        }))
+        .unwrap(),
+        "net1",
+        "mrs-ns/mrs-typo",
+    );
+    let plan = vec![master, typo];
+    for attempt in 0..3 {
+        let err = pod.runner.add(&pod.ctx, &plan, &mut ()).await.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("error adding container to network \"mrs-typo\"")
+                && text.contains(r#"plugin type="no-such-plugin" name="mrs-typo" failed (add)"#)
+                && text.contains(r#"failed to find plugin "no-such-plugin" in path"#),
+            "attempt {attempt}: {text}"
+        );
+        assert!(
+            matches!(err, Error::DelegateAdd { index: 1, .. }),
+            "{err:?}"
+        );
+        assert_eq!(pod.ns.link_names(), ["lo"], "attempt {attempt}");
+        pod.assert_all_gone(&["mrs-pod-net", "mrs-typo"]);
+        assert!(
+            !pod.data_dir().exists(),
+            "host-local ran on attempt {attempt}"
+        );
+    }
+}
+
+/// A plugin removed between ADD and DEL (an upgrade that dropped it, a bin
+/// dir that changed): DEL goes on past it, so the plugins before it in the
+/// list, IPAM among them, are still deleted; the missing one is reported.
+#[tokio::test]
+async fn del_goes_on_past_a_plugin_that_is_gone() {
+    if !common::privileged() {
+        return;
+    }
+    let pod = Pod::new();
+    let extra_bin = pod.tmp.path().join("extra-bin");
+    std::fs::create_dir_all(&extra_bin).unwrap();
+    std::fs::copy(
+        Path::new(CNI_BIN).join("tuning"),
+        extra_bin.join("mrs-tuning"),
+    )
+    .unwrap();
+    let runner = Runner::new(pod.cni_dir(), CNI_BIN, &extra_bin.display().to_string())
+        .with_timeout(Some(Duration::from_secs(60)));
+    let mut master = Attachment::new(
+        DelegateConf::from_value(json!({
+            "cniVersion": "1.0.0", "name": "mrs-chain",
+            "plugins": [
+                {"type": "bridge", "bridge": pod.bridge.name(), "isGateway": false, "ipMasq": false,
+                 "ipam": pod.ipam("10.198.33.0/24")},
+                {"type": "mrs-tuning", "mtu": 1400}
+            ]
+        }))
+        .unwrap(),
+        "eth0",
+        "mrs-chain",
+    );
+    master.master = true;
+    let plan = vec![master];
+    runner.add(&pod.ctx, &plan, &mut ()).await.unwrap();
+    assert_eq!(pod.ns.link_names(), ["eth0", "lo"]);
+    assert_eq!(ipam_reservations(&pod.data_dir(), "mrs-chain").len(), 1);
+
+    std::fs::remove_file(extra_bin.join("mrs-tuning")).unwrap();
+    let err = runner.del(&pod.ctx, &plan).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(r#"plugin type="mrs-tuning" name="mrs-chain" failed (delete)"#)
+            && text.contains(r#"failed to find plugin "mrs-tuning""#),
+        "{text}"
+    );
+    // Everything the bridge and host-local made is gone all the same.
+    assert_eq!(pod.ns.link_names(), ["lo"]);
+    assert!(ipam_reservations(&pod.data_dir(), "mrs-chain").is_empty());
+    assert!(host_ports_of(pod.bridge.name()).is_empty());
+}

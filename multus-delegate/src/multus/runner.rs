@@ -350,8 +350,10 @@ impl Runner {
         &self.cache
     }
 
-    /// `ADD` of a plan: writes the delegate cache, then runs each delegate
-    /// in order (hooks before and after each). A single-plugin delegate runs
+    /// `ADD` of a plan: checks that every plugin binary of every delegate
+    /// exists (nothing runs and nothing is written otherwise), writes the
+    /// delegate cache, then runs each delegate in order (hooks before and
+    /// after each). A single-plugin delegate runs
     /// as libcni's `AddNetwork`, a list as `AddNetworkList`.
     ///
     /// When delegate `i` (or a hook around it) fails, delegates `i`, `i-1`,
@@ -378,6 +380,21 @@ impl Runner {
                 multus_types::ErrorCode::InvalidNetworkConfig,
                 "no delegates to add",
             )));
+        }
+        // Every plugin binary of every delegate is found before anything
+        // runs, so a typo in a later NAD costs no rollback (and cannot leak
+        // what a rollback fails to undo). The error reads as if that delegate
+        // had failed.
+        for (index, attachment) in plan.iter().enumerate() {
+            if let Err(source) = self.cni.check_plugins(&attachment.conf) {
+                return Err(Error::DelegateAdd {
+                    pod: ctx.pod_label(),
+                    network: attachment.network_name().to_owned(),
+                    index,
+                    source: Box::new(source),
+                    rollback_errors: Vec::new(),
+                });
+            }
         }
         self.cache.write(&ctx.container_id, &ctx.ifname, plan)?;
         let mut results = Vec::with_capacity(plan.len());
