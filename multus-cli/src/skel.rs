@@ -23,6 +23,64 @@ fn required_env(command: Command) -> &'static [&'static str] {
     }
 }
 
+/// The variables of the CNI protocol; each must be UTF-8 when set.
+pub const CNI_ENV: &[&str] = &[
+    "CNI_COMMAND",
+    "CNI_CONTAINERID",
+    "CNI_NETNS",
+    "CNI_IFNAME",
+    "CNI_ARGS",
+    "CNI_PATH",
+    "CNI_NETNS_OVERRIDE",
+];
+
+/// The largest network config read from stdin (16 MiB: a config is a few
+/// KiB; even a conflist carrying a large `prevResult` stays far below).
+pub const MAX_STDIN: u64 = 16 << 20;
+
+/// Refuses a CNI variable that is set but not UTF-8: read as "unset", a
+/// `CNI_ARGS` would run the ADD without the pod's identity and a
+/// `CNI_COMMAND` would print the about text and succeed. `env_os` looks up
+/// a variable as the OS holds it.
+///
+/// ```
+/// use std::ffi::OsString;
+/// use std::os::unix::ffi::OsStringExt;
+/// let bad = |k: &str| (k == "CNI_ARGS").then(|| OsString::from_vec(vec![b'K', 0xff]));
+/// let e = multus_cli::skel::check_env_encoding(bad).unwrap_err();
+/// assert_eq!(e.msg, "CNI_ARGS is not valid UTF-8");
+/// assert_eq!(e.code.code(), 4);
+/// ```
+pub fn check_env_encoding(
+    env_os: impl Fn(&str) -> Option<std::ffi::OsString>,
+) -> Result<(), CniError> {
+    match CNI_ENV
+        .iter()
+        .find(|name| env_os(name).is_some_and(|v| v.to_str().is_none()))
+    {
+        Some(name) => Err(CniError::new(
+            ErrorCode::InvalidEnvironmentVariables,
+            format!("{name} is not valid UTF-8"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Reads the network config from `input`, at most [`MAX_STDIN`] bytes; a
+/// larger input is an error naming the limit, not an unbounded allocation.
+pub fn read_config(input: impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    use std::io::Read as _;
+    let mut buf = Vec::new();
+    input.take(MAX_STDIN + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_STDIN {
+        return Err(std::io::Error::other(format!(
+            "the network config is larger than the {} MiB limit",
+            MAX_STDIN >> 20
+        )));
+    }
+    Ok(buf)
+}
+
 /// Everything the runtime passed for one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdArgs {

@@ -2,7 +2,7 @@
 //! per pod sandbox and operation, with the CNI environment and the multus
 //! config on stdin.
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 
 use multus_cli::skel::{self, Invocation};
@@ -12,12 +12,12 @@ fn main() -> ExitCode {
     if let Some(code) = flags() {
         return code;
     }
+    if let Err(e) = skel::check_env_encoding(|k| std::env::var_os(k)) {
+        return print_err(&e);
+    }
     let invocation = skel::invocation(
         |k| std::env::var(k).ok(),
-        || {
-            let mut buf = Vec::new();
-            std::io::stdin().read_to_end(&mut buf).map(|_| buf)
-        },
+        || skel::read_config(std::io::stdin().lock()),
     );
     match invocation {
         Ok(Invocation::About) => {

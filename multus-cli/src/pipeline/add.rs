@@ -1,5 +1,6 @@
 //! ADD: resolve the pod's networks, run every delegate with rollback, move
-//! default routes, publish network-status, answer with the master's result.
+//! default routes, publish network-status (rolling every delegate back when
+//! that fails), answer with the master's result.
 
 use multus_delegate::multus::PodContext;
 use multus_k8s::resolve::ResolveRequest;
@@ -90,13 +91,28 @@ async fn add_with(
             &k8s.pod_uid,
             &hooks.statuses,
         )
-        .await?;
-        if written == StatusWrite::PodGone {
-            verbose!(
+        .await;
+        match written {
+            Ok(StatusWrite::PodGone) => verbose!(
                 "pod {}/{} was deleted before its network-status was written",
                 k8s.pod_namespace,
                 k8s.pod_name
-            );
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                // The ADD fails, so nothing may stay: not every runtime follows a
+                // failed ADD with DEL (upstream leaves the pod fully set up).
+                hooks.events_sent().await;
+                match runner.del(ctx, &plan.attachments).await {
+                    Ok(()) => {
+                        let _ = runner.delegate_cache().remove(&ctx.container_id);
+                    }
+                    Err(del) => warning!(
+                        "rolling back after the failed network-status write: {del} (the delegate cache is kept for the runtime's DEL)"
+                    ),
+                }
+                return Err(e.into());
+            }
         }
     }
     hooks.events_sent().await;
