@@ -193,6 +193,42 @@ struct Raw {
 }
 crate::case_insensitive_serde!(Raw);
 
+/// Upstream parses `prevResult` as a result of the config's version family
+/// (`version.NewResult(conf.CNIVersion, ...)`), and each family's parser only
+/// takes results labelled with one of its own versions: 0.3.x/0.4.0 and 1.x
+/// results must carry their `cniVersion`, and only the legacy 0.1.0/0.2.0
+/// parser (also used when the config has no `cniVersion`) takes one without.
+fn check_prev_result(config_version: &str, prev: &Value) -> Result<(), Error> {
+    let version = CniVersion::parse_or_default(config_version).unwrap_or(CniVersion::CURRENT);
+    let own = match prev.get("cniVersion") {
+        None | Some(Value::Null) => "",
+        Some(Value::String(s)) => s.as_str(),
+        Some(other) => {
+            return Err(Error::Result(format!(
+                "cniVersion must be a string, not {other}"
+            )));
+        }
+    };
+    let family = version.family();
+    let own_family = match own {
+        "" => Some(crate::ResultFamily::V02),
+        s => s.parse::<CniVersion>().ok().map(CniVersion::family),
+    };
+    if own_family != Some(family) {
+        let supported: Vec<&str> = CniVersion::ALL
+            .iter()
+            .filter(|v| v.family() == family)
+            .map(|v| v.as_str())
+            .collect();
+        return Err(Error::Result(format!(
+            "result type supports [{}] but unmarshalled CNIVersion is {own:?}",
+            supported.join(" ")
+        )));
+    }
+    CniResult::from_value(prev.clone(), version).and_then(|r| r.to_v1())?;
+    Ok(())
+}
+
 fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
@@ -233,12 +269,7 @@ impl MultusConf {
             Vec::new()
         };
         if let Some(prev) = &raw.prev_result {
-            // Upstream parses it (in the config's version when it has none) and fails the load if it cannot.
-            let version =
-                CniVersion::parse_or_default(raw.cni_version.as_deref().unwrap_or_default())
-                    .unwrap_or(CniVersion::CURRENT);
-            CniResult::from_value(prev.clone(), version)
-                .and_then(|r| r.to_v1())
+            check_prev_result(raw.cni_version.as_deref().unwrap_or_default(), prev)
                 .map_err(|e| Error::MultusConf(format!("could not parse prevResult: {e}")))?;
         }
         let pod_lookup_timeout = match &raw.pod_lookup_timeout {
@@ -472,6 +503,47 @@ mod tests {
             e.starts_with("LoadNetConf: could not parse prevResult: "),
             "{e}"
         );
+    }
+
+    /// A result's version must belong to the config version's family; only
+    /// the legacy parser takes one without `cniVersion`.
+    #[test]
+    fn prev_result_version_family() {
+        let conf = |version: &str, prev: &str| {
+            let version = if version.is_empty() {
+                String::new()
+            } else {
+                format!(r#""cniVersion":"{version}","#)
+            };
+            load(&format!(
+                r#"{{{version}"prevResult":{prev},"delegates":[{{"type":"b"}}]}}"#
+            ))
+        };
+        let bare_v04 = r#"{"ips":[{"version":"4","address":"10.1.1.2/24"}]}"#;
+        let bare_v02 = r#"{"ip4":{"ip":"10.1.1.2/24"}}"#;
+        for version in ["0.3.0", "0.3.1", "0.4.0", "1.0.0", "1.1.0"] {
+            let e = conf(version, bare_v04).unwrap_err().to_string();
+            assert!(
+                e.starts_with("LoadNetConf: could not parse prevResult: result type supports [")
+                    && e.ends_with(r#"] but unmarshalled CNIVersion is """#),
+                "{version}: {e}"
+            );
+        }
+        for version in ["", "0.1.0", "0.2.0"] {
+            assert!(conf(version, bare_v02).is_ok(), "{version:?}");
+        }
+        // Labelled, but of another family than the config.
+        let e = conf("1.0.0", r#"{"cniVersion":"0.4.0","ips":[]}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.ends_with(
+                r#"result type supports [1.0.0 1.1.0] but unmarshalled CNIVersion is "0.4.0""#
+            ),
+            "{e}"
+        );
+        assert!(conf("0.3.1", r#"{"cniVersion":"0.4.0","ips":[]}"#).is_ok());
+        assert!(conf("1.1.0", r#"{"cniVersion":"1.0.0","ips":[]}"#).is_ok());
     }
 
     #[test]
