@@ -18,7 +18,6 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -27,6 +26,7 @@ use sha2::{Digest, Sha256};
 use super::install::write_atomic;
 use super::{Error, Options};
 use crate::confgen::gojson;
+use crate::confgen::primary::conf_files;
 
 /// Name prefix of generated files; such files are never taken as the master.
 pub const MULTUS_CONF_PREFIX: &str = "00-multus.conf";
@@ -69,15 +69,6 @@ fn config_err(msg: String) -> Error {
     Error::Config(msg)
 }
 
-/// Whether a file name has a CNI config extension, judged as Go's
-/// `filepath.Ext` does (the text from the last dot, so `.conf` counts).
-fn has_conf_extension(name: &[u8]) -> bool {
-    match name.iter().rposition(|b| *b == b'.') {
-        Some(dot) => matches!(&name[dot..], b".conf" | b".conflist"),
-        None => false,
-    }
-}
-
 /// Picks the master config: `file_name` inside `autoconfig_dir` when given,
 /// otherwise the first (sorted by name) `.conf`/`.conflist` file there whose
 /// name does not start with `00-multus.conf`. Directories are skipped.
@@ -91,37 +82,18 @@ pub fn find_master(autoconfig_dir: &Path, file_name: &str) -> Result<PathBuf, Er
             autoconfig_dir.display().to_string()
         ))
     };
-    let entries = match fs::read_dir(autoconfig_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(none()),
-        Err(source) => {
-            return Err(Error::Io {
-                context: format!("cannot read {}", autoconfig_dir.display()),
-                source,
-            });
-        }
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
+    match conf_files(autoconfig_dir, MULTUS_CONF_PREFIX) {
+        Ok(names) => names
+            .into_iter()
+            .next()
+            .map(|n| autoconfig_dir.join(n))
+            .ok_or_else(none),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(none()),
+        Err(source) => Err(Error::Io {
             context: format!("cannot read {}", autoconfig_dir.display()),
             source,
-        })?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let name = entry.file_name();
-        let bytes = name.as_bytes();
-        if has_conf_extension(bytes) && !bytes.starts_with(MULTUS_CONF_PREFIX.as_bytes()) {
-            names.push(name);
-        }
+        }),
     }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    names
-        .into_iter()
-        .next()
-        .map(|n| autoconfig_dir.join(n))
-        .ok_or_else(none)
 }
 
 fn capabilities_of(
@@ -426,16 +398,6 @@ pub fn ensure_multus_config(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn extensions_as_go() {
-        assert!(has_conf_extension(b"10-a.conf"));
-        assert!(has_conf_extension(b"10-a.conflist"));
-        assert!(has_conf_extension(b".conf"));
-        assert!(!has_conf_extension(b"10-a.json"));
-        assert!(!has_conf_extension(b"10-a.conf.old"));
-        assert!(!has_conf_extension(b"conf"));
-    }
 
     #[test]
     fn conflist_only_for_one_zero_zero() {
