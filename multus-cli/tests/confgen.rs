@@ -571,3 +571,35 @@ async fn readiness_file_in_the_autoconfig_dir() {
     assert_eq!(next(&mut events).await.exit_code(), Some(2));
     assert!(!n.generated().exists());
 }
+
+// ---------------------------------------------------------------- manifest
+
+/// The `daemon-config.json` of the thick manifest, as the daemon reads it.
+fn manifest_daemon_config() -> String {
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deployments/multus-daemonset-thick.yml");
+    let yaml = fs::read_to_string(path).unwrap();
+    let start = yaml.find("daemon-config.json: |\n").unwrap() + "daemon-config.json: |\n".len();
+    yaml[start..]
+        .lines()
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| &l[4..])
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_thick_manifests_daemon_config_has_upstreams_defaults() {
+    let text = manifest_daemon_config();
+    let raw: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(raw["chrootDir"], "/hostroot");
+    assert_eq!(raw["socketDir"], "/host/run/multus/");
+    let c = GeneratorConfig::from_slice(text.as_bytes()).unwrap();
+    assert_eq!(c.cni_version, "0.3.1");
+    assert_eq!(c.log_level, "verbose");
+    assert!(c.log_to_stderr);
+    assert_eq!(c.cni_config_dir(), "/host/etc/cni/net.d");
+    assert_eq!(c.multus_autoconfig_dir, "/host/etc/cni/net.d");
+    assert!(c.is_auto());
+    assert_eq!(c.generated_path(), "/host/etc/cni/net.d/00-multus.conf");
+}
