@@ -603,3 +603,28 @@ fn the_thick_manifests_daemon_config_has_upstreams_defaults() {
     assert!(c.is_auto());
     assert_eq!(c.generated_path(), "/host/etc/cni/net.d/00-multus.conf");
 }
+
+#[tokio::test]
+async fn dropping_the_handle_stops_watching_and_keeps_the_file() {
+    let n = node();
+    let primary = n.conf.join("10-flannel.conflist");
+    write(&primary, FLANNEL_040);
+    let (handle, mut events) = start(n.config(serde_json::json!({}))).await;
+    let before = n.read_generated();
+    drop(handle);
+    assert!(
+        tokio::time::timeout(Duration::from_secs(2), events.recv())
+            .await
+            .unwrap()
+            .is_none(),
+        "the event stream ends"
+    );
+    write(
+        &primary,
+        r#"{"cniVersion":"0.4.0","name":"x","type":"x","capabilities":{"ips":true}}"#,
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(n.read_generated(), before);
+    assert!(multus_cli::confgen::remove_generated(&n.generated()).unwrap());
+    assert!(!multus_cli::confgen::remove_generated(&n.generated()).unwrap());
+}

@@ -91,7 +91,9 @@ impl ConfigEvent {
 #[derive(Debug)]
 pub struct ConfigManager;
 
-/// The running manager.
+/// The running manager. [`ConfigManagerHandle::shutdown`] stops it and
+/// removes the generated file; dropping the handle only stops watching
+/// (the file stays).
 #[derive(Debug)]
 pub struct ConfigManagerHandle {
     generated: PathBuf,

@@ -30,9 +30,9 @@ use crate::confgen::primary::conf_files;
 
 /// Name prefix of generated files; such files are never taken as the master.
 pub const MULTUS_CONF_PREFIX: &str = "00-multus.conf";
-/// The generated config for CNI versions before 1.0.0.
+/// The generated config for every CNI version but 1.0.0.
 pub const CONF_FILE_NAME: &str = "00-multus.conf";
-/// The generated config list for CNI 1.0.0 and later.
+/// The generated config list, for CNI version 1.0.0 exactly (as upstream).
 pub const CONFLIST_FILE_NAME: &str = "00-multus.conflist";
 /// Temporary name used while either is written.
 pub const TEMP_FILE_NAME: &str = "00-multus.conf.new";
