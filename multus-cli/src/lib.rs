@@ -5,6 +5,7 @@
 
 mod error;
 
+pub mod confgen;
 pub mod entrypoint;
 pub mod logging;
 pub mod pipeline;

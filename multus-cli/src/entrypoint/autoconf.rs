@@ -2,13 +2,15 @@
 //! network config (the "master") into a multus config that the runtime picks
 //! first, `<cni-conf-dir>/00-multus.conf` or `00-multus.conflist`.
 //!
-//! The generated file has upstream's keys in upstream's order: `cniVersion`,
+//! The file is byte for byte what upstream's text template writes: `cniVersion`,
 //! `name`, `type`, then when set `capabilities`, `namespaceIsolation`,
 //! `globalNamespaces`, `logToStderr`, `logLevel`, `logFile`, `binDir`,
 //! `cniConf`, `readinessindicatorfile`, and always `kubeconfig` and
-//! `delegates` (the master config as compact JSON with sorted keys). For CNI
-//! 1.0.0 and later the same keys, less `cniVersion` and `name`, form the one
-//! plugin of a conflist.
+//! `delegates`, one key a line indented by 8 spaces; the master config sits
+//! inside `delegates` as Go's `json.Marshal` writes it (compact, sorted keys,
+//! `<>&` escaped, numbers as Go float64s). For a master of CNI version
+//! exactly 1.0.0 the same keys, less `cniVersion` and `name`, form the one
+//! plugin of a conflist (`"plugins": [ {` ... `}]`).
 //!
 //! `cniConf` is written for drop-in fidelity only: the plugin reads its config
 //! directory from `confDir`, so this key (upstream's) has no effect.
@@ -16,21 +18,21 @@
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use multus_types::compare_version_strings;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::install::write_atomic;
 use super::{Error, Options};
+use crate::confgen::gojson;
+use crate::confgen::primary::conf_files;
 
 /// Name prefix of generated files; such files are never taken as the master.
 pub const MULTUS_CONF_PREFIX: &str = "00-multus.conf";
-/// The generated config for CNI versions before 1.0.0.
+/// The generated config for every CNI version but 1.0.0.
 pub const CONF_FILE_NAME: &str = "00-multus.conf";
-/// The generated config list for CNI 1.0.0 and later.
+/// The generated config list, for CNI version 1.0.0 exactly (as upstream).
 pub const CONFLIST_FILE_NAME: &str = "00-multus.conflist";
 /// Temporary name used while either is written.
 pub const TEMP_FILE_NAME: &str = "00-multus.conf.new";
@@ -67,15 +69,6 @@ fn config_err(msg: String) -> Error {
     Error::Config(msg)
 }
 
-/// Whether a file name has a CNI config extension, judged as Go's
-/// `filepath.Ext` does (the text from the last dot, so `.conf` counts).
-fn has_conf_extension(name: &[u8]) -> bool {
-    match name.iter().rposition(|b| *b == b'.') {
-        Some(dot) => matches!(&name[dot..], b".conf" | b".conflist"),
-        None => false,
-    }
-}
-
 /// Picks the master config: `file_name` inside `autoconfig_dir` when given,
 /// otherwise the first (sorted by name) `.conf`/`.conflist` file there whose
 /// name does not start with `00-multus.conf`. Directories are skipped.
@@ -89,55 +82,17 @@ pub fn find_master(autoconfig_dir: &Path, file_name: &str) -> Result<PathBuf, Er
             autoconfig_dir.display().to_string()
         ))
     };
-    let entries = match fs::read_dir(autoconfig_dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(none()),
-        Err(source) => {
-            return Err(Error::Io {
-                context: format!("cannot read {}", autoconfig_dir.display()),
-                source,
-            });
-        }
-    };
-    let mut names = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(|source| Error::Io {
+    match conf_files(autoconfig_dir, MULTUS_CONF_PREFIX) {
+        Ok(names) => names
+            .into_iter()
+            .next()
+            .map(|n| autoconfig_dir.join(n))
+            .ok_or_else(none),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Err(none()),
+        Err(source) => Err(Error::Io {
             context: format!("cannot read {}", autoconfig_dir.display()),
             source,
-        })?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            continue;
-        }
-        let name = entry.file_name();
-        let bytes = name.as_bytes();
-        if has_conf_extension(bytes) && !bytes.starts_with(MULTUS_CONF_PREFIX.as_bytes()) {
-            names.push(name);
-        }
-    }
-    names.sort_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    names
-        .into_iter()
-        .next()
-        .map(|n| autoconfig_dir.join(n))
-        .ok_or_else(none)
-}
-
-/// Rebuilds every object of `v` with its keys sorted, as Go's `json.Marshal`
-/// writes a map.
-fn sort_keys(v: Value) -> Value {
-    match v {
-        Value::Object(map) => {
-            let mut entries: Vec<(String, Value)> = map.into_iter().collect();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            Value::Object(
-                entries
-                    .into_iter()
-                    .map(|(k, v)| (k, sort_keys(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => Value::Array(items.into_iter().map(sort_keys).collect()),
-        other => other,
+        }),
     }
 }
 
@@ -167,44 +122,28 @@ fn capabilities_of(
     }
 }
 
-/// Whether a config of this version is written as a conflist (1.0.0 and later).
-fn wants_conflist(version: &str, path: &Path) -> Result<bool, Error> {
-    if version.is_empty() {
-        return Ok(false);
-    }
-    compare_version_strings(version, "1.0.0")
-        .map(|o| o.is_ge())
-        .map_err(|_| {
-            config_err(format!(
-                "invalid cniVersion {version:?} in master CNI config file {:?}",
-                path.display().to_string()
-            ))
-        })
+/// Whether a config of this version is written as a conflist: upstream
+/// compares the version with `"1.0.0"` for equality (its comment says "or
+/// above", its code does not), so 1.1.0 masters get a `.conf`, as there.
+fn wants_conflist(version: &str) -> bool {
+    version == "1.0.0"
 }
 
-fn json(v: &impl serde::Serialize) -> String {
-    // Serialising a string, bool, map of bools or Value cannot fail.
-    serde_json::to_string(v).unwrap_or_default()
+/// A string as the template's `%q` writes it: JSON escaping (Go's `%q`
+/// differs only for control characters other than `\n`, `\r`, `\t`, where
+/// it would write `\x01`-style escapes that no JSON parser accepts).
+fn quoted(s: &str) -> String {
+    // Serialising a string cannot fail.
+    serde_json::to_string(s).unwrap_or_default()
 }
 
-/// `{` fields `}`, one field a line, indented by `indent`; values are
-/// pre-rendered (possibly multi-line, already indented).
-fn object(fields: &[(&str, String)], indent: usize) -> String {
-    let inner = " ".repeat(indent + 4);
-    let body: Vec<String> = fields
-        .iter()
-        .map(|(k, v)| format!("{inner}{}: {v}", json(k)))
-        .collect();
-    format!("{{\n{}\n{}}}", body.join(",\n"), " ".repeat(indent))
-}
-
-/// A one-element array whose element is on its own line.
-fn array_of_one(item: &str, indent: usize) -> String {
-    format!(
-        "[\n{}{item}\n{}]",
-        " ".repeat(indent + 4),
-        " ".repeat(indent)
-    )
+/// One optional line of the template: `\n        "key": value,`.
+fn option_line(out: &mut String, key: &str, rendered: &str) {
+    out.push_str("\n        \"");
+    out.push_str(key);
+    out.push_str("\": ");
+    out.push_str(rendered);
+    out.push(',');
 }
 
 /// Renders the multus config for a master config (`master`, the bytes of
@@ -311,61 +250,89 @@ pub fn render_multus_config(
         )));
     }
 
-    let conflist = wants_conflist(&version, master_path)?;
-    let delegate = json(&sort_keys(Value::Object(master)));
+    let conflist = wants_conflist(&version);
+    let delegate = gojson::to_string(&Value::Object(master));
 
-    let mut plugin: Vec<(&str, String)> = vec![("type", json(&"multus"))];
+    let mut options_text = String::new();
     if !capabilities.is_empty() {
-        plugin.push(("capabilities", json(&capabilities)));
+        let caps: Map<String, Value> = capabilities
+            .into_iter()
+            .map(|(k, v)| (k, Value::Bool(v)))
+            .collect();
+        option_line(
+            &mut options_text,
+            "capabilities",
+            &gojson::to_string(&Value::Object(caps)),
+        );
     }
     if options.namespace_isolation {
-        plugin.push(("namespaceIsolation", json(&true)));
+        option_line(&mut options_text, "namespaceIsolation", "true");
     }
     if !options.global_namespaces.is_empty() {
-        plugin.push(("globalNamespaces", json(&options.global_namespaces)));
+        option_line(
+            &mut options_text,
+            "globalNamespaces",
+            &quoted(&options.global_namespaces),
+        );
     }
     if !options.multus_log_to_stderr {
-        plugin.push(("logToStderr", json(&false)));
+        option_line(&mut options_text, "logToStderr", "false");
     }
     if !log_level.is_empty() {
-        plugin.push(("logLevel", json(&log_level)));
+        option_line(&mut options_text, "logLevel", &quoted(&log_level));
     }
     if !options.multus_log_file.is_empty() {
-        plugin.push(("logFile", json(&options.multus_log_file)));
+        option_line(
+            &mut options_text,
+            "logFile",
+            &quoted(&options.multus_log_file),
+        );
     }
     if !options.additional_bin_dir.is_empty() {
-        plugin.push(("binDir", json(&options.additional_bin_dir)));
+        option_line(
+            &mut options_text,
+            "binDir",
+            &quoted(&options.additional_bin_dir),
+        );
     }
     let cni_conf = options.multus_cni_conf_dir.to_string_lossy();
     if !cni_conf.is_empty() {
-        plugin.push(("cniConf", json(&cni_conf)));
+        option_line(&mut options_text, "cniConf", &quoted(&cni_conf));
     }
     if !options.readiness_indicator_file.is_empty() {
-        plugin.push((
+        option_line(
+            &mut options_text,
             "readinessindicatorfile",
-            json(&options.readiness_indicator_file),
-        ));
+            &quoted(&options.readiness_indicator_file),
+        );
     }
-    plugin.push(("kubeconfig", json(&options.multus_kubeconfig_file_host)));
-
+    // Upstream pastes cniVersion, name and kubeconfig into quotes unescaped;
+    // escaping them gives the same bytes for every value that makes valid JSON.
+    let version_q = quoted(&version);
+    let name_q = quoted(&name);
+    let kubeconfig_q = quoted(&options.multus_kubeconfig_file_host);
     let (file_name, text) = if conflist {
-        plugin.push(("delegates", array_of_one(&delegate, 12)));
-        let plugin = object(&plugin, 8);
-        let list = [
-            ("cniVersion", json(&version)),
-            ("name", json(&name)),
-            ("plugins", array_of_one(&plugin, 4)),
-        ];
-        (CONFLIST_FILE_NAME, object(&list, 0))
+        (
+            CONFLIST_FILE_NAME,
+            format!(
+                "{{\n    \"cniVersion\": {version_q},\n    \"name\": {name_q},\n    \"plugins\": [ {{\n        \
+                 \"type\": \"multus\",{options_text}\n        \"kubeconfig\": {kubeconfig_q},\n        \
+                 \"delegates\": [\n            {delegate}\n        ]\n    }}]\n}}\n"
+            ),
+        )
     } else {
-        plugin.push(("delegates", array_of_one(&delegate, 4)));
-        let mut fields = vec![("cniVersion", json(&version)), ("name", json(&name))];
-        fields.extend(plugin);
-        (CONF_FILE_NAME, object(&fields, 0))
+        (
+            CONF_FILE_NAME,
+            format!(
+                "{{\n        \"cniVersion\": {version_q},\n        \"name\": {name_q},\n        \
+                 \"type\": \"multus\",{options_text}\n        \"kubeconfig\": {kubeconfig_q},\n        \
+                 \"delegates\": [\n                {delegate}\n        ]\n}}\n"
+            ),
+        )
     };
     Ok(GeneratedConfig {
         file_name,
-        text: text + "\n",
+        text,
         cni_version: version,
     })
 }
@@ -433,33 +400,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn extensions_as_go() {
-        assert!(has_conf_extension(b"10-a.conf"));
-        assert!(has_conf_extension(b"10-a.conflist"));
-        assert!(has_conf_extension(b".conf"));
-        assert!(!has_conf_extension(b"10-a.json"));
-        assert!(!has_conf_extension(b"10-a.conf.old"));
-        assert!(!has_conf_extension(b"conf"));
-    }
-
-    #[test]
-    fn keys_sorted_recursively() {
-        let v: Value =
-            serde_json::from_str(r#"{"b":1,"a":{"z":[{"y":1,"x":2}],"c":null}}"#).unwrap();
-        assert_eq!(
-            json(&sort_keys(v)),
-            r#"{"a":{"c":null,"z":[{"x":2,"y":1}]},"b":1}"#
-        );
-    }
-
-    #[test]
-    fn conflist_from_one_zero_zero() {
-        let p = Path::new("m");
-        assert!(!wants_conflist("", p).unwrap());
-        assert!(!wants_conflist("0.4.0", p).unwrap());
-        assert!(wants_conflist("1.0.0", p).unwrap());
-        assert!(wants_conflist("1.1.0", p).unwrap());
-        assert!(wants_conflist("2.0", p).unwrap());
-        assert!(wants_conflist("x.y", p).is_err());
+    fn conflist_only_for_one_zero_zero() {
+        assert!(!wants_conflist(""));
+        assert!(!wants_conflist("0.4.0"));
+        assert!(wants_conflist("1.0.0"));
+        assert!(!wants_conflist("1.1.0"));
     }
 }

@@ -15,6 +15,7 @@ use super::autoconf::{AutoconfUpdate, ensure_multus_config};
 use super::install::copy_file_atomic;
 use super::kubeconfig::{ApiServer, KubeconfigHashes, ensure_kubeconfig};
 use super::{Error, Options};
+use crate::confgen::FailureLatch;
 
 /// How often the watch loop looks at the service account and the master.
 pub const WATCH_INTERVAL: Duration = Duration::from_secs(1);
@@ -181,25 +182,25 @@ pub async fn serve(options: &Options, server: &ApiServer) -> i32 {
             // A master caught mid-rewrite (or broken for a while) must not take
             // Multus off the node: the last good config stays, the error is
             // reported once, and the next tick tries again.
-            let mut last_error = None;
+            let mut latch = FailureLatch::new();
             loop {
                 if let Some(sig) = signals.sleep(WATCH_INTERVAL).await {
                     println!("received {sig}, exiting");
                     break 0;
                 }
                 match state.tick(options, server) {
-                    Ok(()) if last_error.take().is_some() => {
-                        println!("the multus configuration is up to date again")
+                    Ok(()) => {
+                        if latch.succeeded() {
+                            println!("the multus configuration is up to date again");
+                        }
                     }
-                    Ok(()) => {}
                     Err(e) => {
                         let text = e.to_string();
-                        if last_error.as_ref() != Some(&text) {
+                        if latch.failed(&text) {
                             eprintln!(
                                 "failed to update the multus configuration (keeping the last one): {text}"
                             );
                         }
-                        last_error = Some(text);
                     }
                 }
             }
