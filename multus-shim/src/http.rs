@@ -235,4 +235,24 @@ mod tests {
             assert!(parse(raw).is_err(), "{raw:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_fail_without_panicking(raw in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512)) {
+            let _ = read_response(raw.as_slice());
+        }
+
+        #[test]
+        fn any_chunked_body_round_trips(chunks in proptest::collection::vec(proptest::collection::vec(proptest::prelude::any::<u8>(), 1..64), 0..8)) {
+            let mut raw = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+            for c in &chunks {
+                raw.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                raw.extend_from_slice(c);
+                raw.extend_from_slice(b"\r\n");
+            }
+            raw.extend_from_slice(b"0\r\n\r\n");
+            let r = read_response(raw.as_slice()).unwrap();
+            proptest::prop_assert_eq!(r.body, chunks.concat());
+        }
+    }
 }

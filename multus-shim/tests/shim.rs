@@ -266,7 +266,12 @@ fn add_polls_readyz_until_the_daemon_is_ready() {
         _ => ok(RESULT_1_1),
     });
     let start = Instant::now();
-    let out = shim("ADD", &config(daemon.socket_dir(), "1.1.0", json!({})));
+    let stdin = config(
+        daemon.socket_dir(),
+        "1.1.0",
+        json!({"shimReadyTimeoutMs": 3000}),
+    );
+    let out = shim("ADD", &stdin);
     assert!(out.status.success(), "{out:?}");
     assert_eq!(
         daemon.paths(),
@@ -293,7 +298,12 @@ fn a_daemon_without_readyz_is_asked_healthz() {
         "/healthz" => ok(""),
         _ => ok(""),
     });
-    let stdin = config(daemon.socket_dir(), "0.4.0", json!({}));
+    // A short wait, so that a shim without the fallback fails fast.
+    let stdin = config(
+        daemon.socket_dir(),
+        "0.4.0",
+        json!({"shimReadyTimeoutMs": 3000}),
+    );
     let out = shim("CHECK", &stdin);
     assert!(out.status.success(), "{out:?}");
     assert!(out.stdout.is_empty(), "CHECK prints nothing");
