@@ -108,3 +108,50 @@ fn version_about_and_skel_checks() {
     let out = passthru("ADD", &conf("1.0.0"), &[("CNI_NETNS", "/proc/self/ns/net")]);
     assert_eq!(stdout_json(&out)["code"], 8);
 }
+
+/// passthru as the runtime meets it: the first plugin of a conflist run by
+/// multus-rs' libcni (VERSION negotiation, ADD with result caching, CHECK,
+/// DEL), then a real plugin from `/usr/lib/cni` chained after it receiving
+/// passthru's empty result as `prevResult`.
+#[test]
+fn runs_as_the_head_of_a_chain_through_libcni() {
+    use multus_delegate::{CniConfig, RuntimeConf};
+    use multus_types::NetConfList;
+
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_passthru"))
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    let cache = tempfile::tempdir().unwrap();
+    // `static` (IPAM) ignores its namespace, so no netns is needed; it shows
+    // that the chain goes on past passthru.
+    let cni = CniConfig::new([bin, "/usr/lib/cni".into()]).with_cache_dir(cache.path());
+    let list = NetConfList::from_bytes(
+        br#"{"cniVersion":"1.0.0","name":"aux-chain","plugins":[
+            {"type":"passthru"},
+            {"type":"static","ipam":{"type":"static","addresses":[{"address":"192.0.2.7/24"}]}}]}"#,
+    )
+    .unwrap();
+    let rt = RuntimeConf::new("c0ffee-aux", "/var/run/netns/passthru-chain-test", "eth0");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        cni.validate_network_list(&list).await.unwrap();
+        let result = cni.add_network_list(&list, &rt).await.unwrap();
+        let v = result.to_value().unwrap();
+        assert_eq!(v["cniVersion"], "1.0.0");
+        assert_eq!(v["ips"][0]["address"], "192.0.2.7/24");
+        cni.check_network_list(&list, &rt).await.unwrap();
+        cni.del_network_list(&list, &rt).await.unwrap();
+
+        // libcni's version check refuses a list passthru cannot speak.
+        let old = NetConfList::from_bytes(
+            br#"{"cniVersion":"0.2.0","name":"aux-chain","plugins":[{"type":"passthru"}]}"#,
+        )
+        .unwrap();
+        let e = cni.validate_network_list(&old).await.unwrap_err();
+        assert!(e.to_string().contains("0.2.0"), "{e}");
+    });
+}
