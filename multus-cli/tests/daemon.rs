@@ -120,13 +120,14 @@ fn assert_add_result(fx: &Fixture, a: &Answer, netns: &TestNetns) {
 /// The guide's pod-case-06 (JSON list with an interface name) through
 /// `/cni`: interfaces, network-status and events as with the thin plugin;
 /// DEL removes everything; the user's multus config was installed into
-/// cniConfigDir and the daemon kept serving.
+/// cniConfigDir and the daemon kept serving; plugins ran through `chrootDir`.
 #[test]
 fn pod_case_06_add_and_del_through_the_socket() {
     let Some(fx) = Fixture::new() else { return };
     fx.load_macvlan_conf_1_and_2();
     let pod = fx.load_guide_pod("pod-case-06.yaml");
-    let mut d = start(&fx, json!({}));
+    // chrootDir "/": every plugin goes through the chroot exec path.
+    let mut d = start(&fx, json!({"chrootDir": "/"}));
     let installed = fx.tmp.path().join("cni-conf/user-multus.conf");
     assert_eq!(
         std::fs::read_to_string(&installed).unwrap(),
