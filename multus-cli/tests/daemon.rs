@@ -441,7 +441,8 @@ fn delegate_hot_plug_add_and_del() {
 }
 
 /// Eight pods added at once, each in its own namespace, then deleted at
-/// once: every pod gets its own addresses and network-status, nothing is left.
+/// once: they run in parallel (bounded by `connectionLimit`), every pod
+/// gets its own addresses and network-status, nothing is left.
 #[test]
 fn eight_pods_concurrently() {
     let Some(fx) = Fixture::new() else { return };
@@ -471,7 +472,19 @@ fn eight_pods_concurrently() {
         })
     };
 
-    for (a, (pod, ns, _)) in run_all("ADD").iter().zip(&pods) {
+    // Each ADD takes over a second (its network-status write is slowed
+    // down): eight of them, at most four at once, take two rounds, not eight.
+    fx.server
+        .set_delay_for("/api/v1/namespaces/*/pods/*/status", Duration::from_millis(1200));
+    let started = std::time::Instant::now();
+    let added = run_all("ADD");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(2400) && elapsed < Duration::from_secs(8),
+        "8 ADDs with connectionLimit 4 took {elapsed:?}"
+    );
+    fx.server.clear_faults();
+    for (a, (pod, ns, _)) in added.iter().zip(&pods) {
         assert_add_result(&fx, a, ns);
         assert_eq!(ns.link_names(), ["eth0", "lo", "net1"], "{}", pod.name);
         let status = fx.network_status(pod);
