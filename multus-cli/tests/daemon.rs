@@ -474,8 +474,10 @@ fn eight_pods_concurrently() {
 
     // Each ADD takes over a second (its network-status write is slowed
     // down): eight of them, at most four at once, take two rounds, not eight.
-    fx.server
-        .set_delay_for("/api/v1/namespaces/*/pods/*/status", Duration::from_millis(1200));
+    fx.server.set_delay_for(
+        "/api/v1/namespaces/*/pods/*/status",
+        Duration::from_millis(1200),
+    );
     let started = std::time::Instant::now();
     let added = run_all("ADD");
     let elapsed = started.elapsed();
@@ -579,4 +581,137 @@ fn flags_and_bad_config() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/daemon-config.json"));
+}
+
+/// The readiness indicator file is waited for before the socket exists.
+#[test]
+fn waits_for_the_readiness_indicator_file() {
+    let Some(fx) = Fixture::new() else { return };
+    let indicator = fx.tmp.path().join("default-network-ready");
+    let config = daemon_config(&fx, json!({"readinessindicatorfile": indicator}));
+    let config_path = fx.tmp.path().join("daemon-config.json");
+    std::fs::write(&config_path, config.to_string()).unwrap();
+    let socket = fx.tmp.path().join("run/multus.sock");
+    let mut d = Daemon::spawn(&config_path, &socket, fx.tmp.path());
+    std::thread::sleep(Duration::from_millis(1500));
+    assert!(!socket.exists(), "serving before the indicator file exists");
+    assert!(d.child.as_mut().unwrap().try_wait().unwrap().is_none());
+    std::fs::write(&indicator, "").unwrap();
+    d.wait_healthy();
+    assert_status(&d.get("/readyz"), 200);
+    d.stop();
+}
+
+// ----- the config manager seam, in process -----
+
+/// Records what the daemon asked of it; keeps the `Stopper`.
+#[derive(Clone, Default)]
+struct Recorder {
+    calls: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    stopper: std::sync::Arc<std::sync::Mutex<Option<multus_cli::daemon::Stopper>>>,
+    fail: bool,
+}
+
+impl multus_cli::daemon::ConfigManager for Recorder {
+    async fn start(
+        &mut self,
+        config: &multus_cli::daemon::DaemonConfig,
+        stopper: multus_cli::daemon::Stopper,
+    ) -> Result<(), String> {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("start {}", config.generator.cni_config_dir));
+        *self.stopper.lock().unwrap() = Some(stopper);
+        if self.fail {
+            Err("no primary CNI config".into())
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn stop(&mut self) {
+        self.calls.lock().unwrap().push("stop".into());
+    }
+}
+
+/// `multusConfigFile: auto`: the config manager is started before the
+/// socket is served and stopped at the end; it can end the daemon with its
+/// exit code; the readiness indicator key is stripped from requests (the
+/// manager owns it), so a request naming a missing file is not held up.
+#[test]
+fn config_manager_seam_with_auto() {
+    let Some(fx) = Fixture::new() else { return };
+    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
+    let pod = fx.insert_simple_pod("auto", "macvlan-conf-1");
+    let mut config = daemon_config(&fx, json!({}));
+    config["multusConfigFile"] = json!("auto");
+    let config =
+        multus_cli::daemon::DaemonConfig::from_bytes(config.to_string().as_bytes()).unwrap();
+    let socket = config.socket_path();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    // A manager that fails: exit code 2, nothing served.
+    let failing = Recorder {
+        fail: true,
+        ..Recorder::default()
+    };
+    let e = rt
+        .block_on(multus_cli::daemon::run(
+            config.clone(),
+            failing.clone(),
+            std::future::pending(),
+        ))
+        .unwrap_err();
+    assert_eq!(e.exit_code(), 2, "{e}");
+    assert_eq!(e.to_string(), "config manager: no primary CNI config");
+    assert!(!socket.exists());
+
+    let manager = Recorder::default();
+    let daemon = rt.spawn(multus_cli::daemon::run(
+        config.clone(),
+        manager.clone(),
+        std::future::pending(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::os::unix::net::UnixStream::connect(&socket).is_err() {
+        assert!(std::time::Instant::now() < deadline, "not serving");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        *manager.calls.lock().unwrap(),
+        [format!(
+            "start {}",
+            fx.tmp.path().join("cni-conf").display()
+        )]
+    );
+
+    let mut conf = fx.conf("0.3.1");
+    conf["readinessindicatorfile"] = json!(fx.tmp.path().join("never-there"));
+    let body = request_body(
+        &env("ADD", &pod, &fx.container_id, fx.ns.path()),
+        &conf,
+        None,
+    );
+    let started = std::time::Instant::now();
+    let a = daemon_support::http(&socket, "POST", "/cni", &body);
+    assert_status(&a, 200);
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let body = request_body(
+        &env("DEL", &pod, &fx.container_id, fx.ns.path()),
+        &conf,
+        None,
+    );
+    assert_status(&daemon_support::http(&socket, "POST", "/cni", &body), 200);
+    fx.assert_nothing_left(&[]);
+
+    let stopper = manager.stopper.lock().unwrap().clone().unwrap();
+    stopper.stop(2);
+    let code = rt.block_on(daemon).unwrap().unwrap();
+    assert_eq!(code, 2);
+    assert_eq!(manager.calls.lock().unwrap().last().unwrap(), "stop");
 }

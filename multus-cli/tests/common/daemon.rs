@@ -150,6 +150,13 @@ impl Daemon {
 
     /// Starts the daemon on an existing config file.
     pub fn start_with(config_path: &Path, socket: &Path, dir: &Path) -> Self {
+        let mut daemon = Self::spawn(config_path, socket, dir);
+        daemon.wait_healthy();
+        daemon
+    }
+
+    /// Starts the daemon without waiting for it.
+    pub fn spawn(config_path: &Path, socket: &Path, dir: &Path) -> Self {
         let stderr_path = dir.join(format!(
             "daemon-{}.log",
             multus_testsupport::netns::random_hex(6)
@@ -165,17 +172,16 @@ impl Daemon {
             .stderr(stderr)
             .spawn()
             .expect("start multus-daemon");
-        let mut daemon = Self {
+        Self {
             child: Some(child),
             config_path: config_path.to_owned(),
             socket: socket.to_owned(),
             stderr_path,
-        };
-        daemon.wait_healthy();
-        daemon
+        }
     }
 
-    fn wait_healthy(&mut self) {
+    /// Waits until `/healthz` answers (panics if the daemon exits first).
+    pub fn wait_healthy(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             if self.socket.exists() && UnixStream::connect(&self.socket).is_ok() {
