@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use multus_types::LogOptions;
+use multus_types::{LogOptions, MultusConf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -231,7 +231,7 @@ impl DaemonConfig {
                 cert.bootstrap_kubeconfig, cert.cert_dir
             ));
         }
-        Ok(Self {
+        let config = Self {
             chroot_dir: raw.chroot_dir,
             socket_dir: PathBuf::from(raw.socket_dir.unwrap_or_else(|| DEFAULT_SOCKET_DIR.into())),
             log_file: raw.log_file,
@@ -244,7 +244,29 @@ impl DaemonConfig {
             per_node_certificate: raw.per_node_certificate,
             generator,
             overlay,
-        })
+        };
+        // The multus keys must load as for a request (`/delegate` uses them).
+        config.delegate_settings()?;
+        Ok(config)
+    }
+
+    /// The multus settings of `/delegate` requests: upstream's defaults
+    /// under the daemon config's keys (a daemon config names no networks,
+    /// so a placeholder `clusterNetwork` satisfies the loader, which then
+    /// reads `binDir`, `cniDir`, `kubeconfig`, ... as for any multus config).
+    ///
+    /// # Errors
+    /// A message when a multus key of the file is invalid.
+    pub fn delegate_settings(&self) -> Result<MultusConf, String> {
+        let mut map = self.overlay.clone();
+        let names_networks = map.keys().any(|k| {
+            k.eq_ignore_ascii_case("clusterNetwork") || k.eq_ignore_ascii_case("delegates")
+        });
+        if !names_networks {
+            map.insert("clusterNetwork".into(), Value::from("multus-daemon"));
+        }
+        let bytes = serde_json::to_vec(&Value::Object(map)).map_err(|e| e.to_string())?;
+        MultusConf::from_bytes(&bytes).map_err(|e| e.to_string())
     }
 
     /// `multusConfigFile: auto`: the config manager generates the multus config.
@@ -312,6 +334,11 @@ mod tests {
         assert!(!c.log_to_stderr);
         assert_eq!((c.metrics_port, c.connection_limit), (None, None));
         assert_eq!(c.chroot_dir, "");
+        let settings = c.delegate_settings().unwrap();
+        assert_eq!(
+            (settings.bin_dir.as_str(), settings.cni_dir.as_str()),
+            ("/opt/cni/bin", "/var/lib/cni/multus")
+        );
     }
 
     #[test]
@@ -348,6 +375,8 @@ mod tests {
             "{e}"
         );
         assert!(DaemonConfig::from_bytes(b"[]").is_err());
+        let e = parse(json!({"retryDeleteOnError": "yes"})).unwrap_err();
+        assert!(e.contains("failed to load netconf"), "{e}");
         assert!(DaemonConfig::from_bytes(b"{").is_err());
     }
 

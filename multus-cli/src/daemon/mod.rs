@@ -29,8 +29,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
-use multus_types::MultusConf;
-use serde_json::Value;
 use tokio::sync::watch;
 
 pub use config::DaemonConfig;
@@ -215,7 +213,12 @@ pub async fn run<M: ConfigManager>(
             cert.bootstrap_kubeconfig
         )));
     }
-    let settings = delegate_settings(&config)?;
+    let settings = config
+        .delegate_settings()
+        .map_err(|reason| DaemonError::Config {
+            path: PathBuf::from("(daemon config)"),
+            reason,
+        })?;
     let mut options = Options::thin().with_configure_logging(false);
     if !config.chroot_dir.is_empty() {
         let exec = multus_delegate::PluginExec::new()
@@ -307,25 +310,6 @@ pub async fn run<M: ConfigManager>(
     Ok(code)
 }
 
-/// The multus settings of `/delegate` requests: upstream's defaults under
-/// the daemon config's keys (a daemon config names no delegates, so a
-/// placeholder `clusterNetwork` satisfies the loader, which then reads
-/// `binDir`, `cniDir`, `kubeconfig`, ... as for any multus config).
-fn delegate_settings(config: &DaemonConfig) -> Result<MultusConf, DaemonError> {
-    let mut map = config.overlay.clone();
-    let names_networks = map
-        .keys()
-        .any(|k| k.eq_ignore_ascii_case("clusterNetwork") || k.eq_ignore_ascii_case("delegates"));
-    if !names_networks {
-        map.insert("clusterNetwork".into(), Value::from("multus-daemon"));
-    }
-    let bytes = serde_json::to_vec(&Value::Object(map)).unwrap_or_default();
-    MultusConf::from_bytes(&bytes).map_err(|e| DaemonError::Config {
-        path: PathBuf::from("(daemon config)"),
-        reason: e.to_string(),
-    })
-}
-
 /// Upstream's `copyUserProvidedConfig`: `<cniConfigDir>/<file name>`,
 /// written to a temporary file and renamed, so a runtime never reads half a
 /// config.
@@ -366,7 +350,16 @@ fn listen(socket: &Path) -> Result<tokio::net::UnixListener, DaemonError> {
         path: socket.to_owned(),
         source,
     };
-    let dir = socket.parent().unwrap_or(Path::new("/"));
+    let dir = match socket.parent() {
+        // Never `rm -rf /` for a `socketDir` of "/".
+        Some(d) if d.parent().is_some() => d,
+        _ => {
+            return Err(fail(
+                "refusing to recreate the root directory for",
+                std::io::Error::new(std::io::ErrorKind::InvalidInput, "socketDir is /"),
+            ));
+        }
+    };
     match std::fs::remove_dir_all(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

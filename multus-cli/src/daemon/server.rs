@@ -180,33 +180,32 @@ impl State {
     async fn handle(&self, req: HttpRequest<Incoming>) -> Reply {
         let method = req.method().clone();
         let path = req.uri().path().to_owned();
-        let post_only = method == Method::POST;
-        let get_or_post = method == Method::GET || method == Method::POST;
-        let (handler, resp) = match path.as_str() {
-            "/cni" if post_only => ("/cni", self.cni_endpoint(req, false).await),
-            "/delegate" if post_only => ("/delegate", self.cni_endpoint(req, true).await),
-            "/healthz" if get_or_post => ("/healthz", reply(StatusCode::OK, "")),
-            "/readyz" if get_or_post => {
-                let status = if self.ready.load(Ordering::SeqCst) {
-                    StatusCode::OK
-                } else {
-                    StatusCode::INTERNAL_SERVER_ERROR
-                };
-                ("/readyz", reply(status, ""))
-            }
-            "/cni" | "/delegate" | "/healthz" | "/readyz" => (
-                // The handler's own label, as upstream's instrumented handlers.
-                match path.as_str() {
-                    "/cni" => "/cni",
-                    "/delegate" => "/delegate",
-                    "/healthz" => "/healthz",
-                    _ => "/readyz",
-                },
-                text_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed"),
-            ),
-            _ => {
-                verbose!("http not found: {method} {path}");
-                ("NotFound", reply(StatusCode::NOT_FOUND, ""))
+        // The counter's handler label: the endpoint, or `NotFound`.
+        let handler = match path.as_str() {
+            "/cni" => "/cni",
+            "/delegate" => "/delegate",
+            "/healthz" => "/healthz",
+            "/readyz" => "/readyz",
+            _ => "NotFound",
+        };
+        let allowed = match handler {
+            "/cni" | "/delegate" => method == Method::POST,
+            "/healthz" | "/readyz" => method == Method::GET || method == Method::POST,
+            _ => true,
+        };
+        let resp = if !allowed {
+            text_error(StatusCode::METHOD_NOT_ALLOWED, "Method not allowed")
+        } else {
+            match handler {
+                "/cni" => self.cni_endpoint(req, false).await,
+                "/delegate" => self.cni_endpoint(req, true).await,
+                "/healthz" => reply(StatusCode::OK, ""),
+                "/readyz" if self.ready.load(Ordering::SeqCst) => reply(StatusCode::OK, ""),
+                "/readyz" => reply(StatusCode::INTERNAL_SERVER_ERROR, ""),
+                _ => {
+                    verbose!("http not found: {method} {path}");
+                    reply(StatusCode::NOT_FOUND, "")
+                }
             }
         };
         self.metrics.count(handler, resp.status(), &method);
