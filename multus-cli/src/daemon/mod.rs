@@ -81,6 +81,9 @@ pub enum DaemonError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The Kubernetes client could not be built.
+    #[error("error getting k8s client: {0}")]
+    Kubernetes(String),
     /// Something the daemon config asks for that is not built yet.
     #[error("{0}")]
     Unsupported(String),
@@ -94,7 +97,7 @@ impl DaemonError {
             Self::Config { .. } | Self::NotRoot { .. } | Self::Readiness { .. } => 1,
             Self::Unsupported(_) => 1,
             Self::ConfigManager(_) => 2,
-            Self::Listen { .. } => 3,
+            Self::Listen { .. } | Self::Kubernetes(_) => 3,
         }
     }
 }
@@ -219,7 +222,15 @@ pub async fn run<M: ConfigManager>(
             path: PathBuf::from("(daemon config)"),
             reason,
         })?;
-    let mut options = Options::thin().with_configure_logging(false);
+    // One client for every request, as upstream's daemon: the daemon
+    // config's `kubeconfig`, else the in-cluster service account. Without
+    // either, each request builds one from its own config, as the thin plugin.
+    let client = multus_k8s::client::client_for_conf(&settings)
+        .await
+        .map_err(|e| DaemonError::Kubernetes(e.to_string()))?;
+    let mut options = Options::thin()
+        .with_configure_logging(false)
+        .with_client(client);
     if !config.chroot_dir.is_empty() {
         let exec = multus_delegate::PluginExec::new()
             .with_chroot(&config.chroot_dir)

@@ -37,7 +37,7 @@ async fn add_with(
     ctx: &PodContext,
     options: &Options,
 ) -> Result<CniResult, Error> {
-    let client = multus_k8s::client::client_for_conf(conf).await?;
+    let client = options.client_for(conf).await?;
     options.readiness.wait(conf).await?;
     let k8s = &ctx.k8s;
     let pod = match &client {

@@ -75,7 +75,7 @@ async fn rebuild_plan(
     ctx: &PodContext,
     options: &Options,
 ) -> Option<Vec<multus_delegate::multus::Attachment>> {
-    let client = match multus_k8s::client::client_for_conf(conf).await {
+    let client = match options.client_for(conf).await {
         Ok(c) => c,
         Err(e) => {
             warning!("{e}");

@@ -77,7 +77,7 @@ pub async fn delegate_add(
     options: &Options,
 ) -> Result<multus_types::CniResult, Error> {
     let ctx = pod_context(&req.args)?;
-    let client = multus_k8s::client::client_for_conf(conf).await?;
+    let client = options.client_for(conf).await?;
     let k8s = &ctx.k8s;
     let pod = match &client {
         Some(client) => multus_k8s::pod::lookup_pod(
@@ -123,7 +123,7 @@ pub async fn delegate_del(
     options: &Options,
 ) -> Result<(), Error> {
     let ctx = pod_context(&req.args)?;
-    if let Some(client) = multus_k8s::client::client_for_conf(conf).await? {
+    if let Some(client) = options.client_for(conf).await? {
         let k8s = &ctx.k8s;
         multus_k8s::pod::lookup_pod(
             &client,

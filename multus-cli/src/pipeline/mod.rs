@@ -62,7 +62,7 @@ impl Readiness {
 
 /// What differs between the callers of the pipeline: the thin plugin runs
 /// one operation per process, the daemon many at once in one process.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Options {
     /// The readiness indicator wait of ADD, STATUS and GC.
@@ -77,8 +77,13 @@ pub struct Options {
     pub exec: PluginExec,
     /// Timing of the pod read. The pod is read with a live GET per
     /// operation; an informer-backed pod/NAD source for the daemon plugs in
-    /// here, next to the timing, when it exists.
+    /// here, next to the timing and the client, when it exists.
     pub pod_retry: PodRetry,
+    /// The Kubernetes client every operation uses. `None` (the thin
+    /// plugin): each operation builds one from its config (`kubeconfig`,
+    /// else in-cluster, else none). The daemon builds one at start-up, as
+    /// upstream's daemon uses its own client whatever the request says.
+    pub client: Option<kube::Client>,
 }
 
 impl Options {
@@ -90,6 +95,22 @@ impl Options {
             configure_logging: true,
             exec: PluginExec::new(),
             pod_retry: PodRetry::THIN,
+            client: None,
+        }
+    }
+
+    /// Operations use `client` instead of building one from their config.
+    #[must_use]
+    pub fn with_client(mut self, client: Option<kube::Client>) -> Self {
+        self.client = client;
+        self
+    }
+
+    /// The client of an operation: the one given, else one from `conf`.
+    async fn client_for(&self, conf: &MultusConf) -> Result<Option<kube::Client>, Error> {
+        match &self.client {
+            Some(client) => Ok(Some(client.clone())),
+            None => Ok(multus_k8s::client::client_for_conf(conf).await?),
         }
     }
 
@@ -112,6 +133,18 @@ impl Options {
     pub fn with_readiness(mut self, readiness: Readiness) -> Self {
         self.readiness = readiness;
         self
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("readiness", &self.readiness)
+            .field("configure_logging", &self.configure_logging)
+            .field("exec", &self.exec)
+            .field("pod_retry", &self.pod_retry)
+            .field("client", &self.client.as_ref().map(|_| "kube::Client"))
+            .finish()
     }
 }
 

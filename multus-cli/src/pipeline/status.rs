@@ -4,7 +4,7 @@ use multus_delegate::GcAttachment;
 use multus_k8s::resolve::ResolveRequest;
 use multus_types::{CniVersion, DelegateConf, K8sArgs, MultusConf, NetConfList};
 
-use super::{Options, Readiness, load_conf, runner};
+use super::{Options, load_conf, runner};
 use crate::Error;
 use crate::skel::CmdArgs;
 
@@ -12,7 +12,7 @@ use crate::skel::CmdArgs;
 /// plugins (a single plugin, or a list older than 1.1.0, is ready by definition).
 pub async fn status(args: &CmdArgs, options: &Options) -> Result<(), Error> {
     let conf = load_conf(args, options)?;
-    let Some(DelegateConf::List(list)) = master(&conf, options.readiness).await? else {
+    let Some(DelegateConf::List(list)) = master(&conf, options).await? else {
         return Ok(());
     };
     if list.cni_version()? < CniVersion::V1_1_0 {
@@ -29,7 +29,7 @@ pub async fn status(args: &CmdArgs, options: &Options) -> Result<(), Error> {
 /// what no cached attachment uses.
 pub async fn gc(args: &CmdArgs, options: &Options) -> Result<(), Error> {
     let conf = load_conf(args, options)?;
-    let list = match master(&conf, options.readiness).await? {
+    let list = match master(&conf, options).await? {
         Some(DelegateConf::List(list)) => list,
         // libcni's GC works on lists: a single plugin is wrapped in one.
         Some(DelegateConf::Single(single)) => NetConfList::from_conf(single)?,
@@ -49,10 +49,10 @@ pub async fn gc(args: &CmdArgs, options: &Options) -> Result<(), Error> {
 }
 
 /// The master network's config, after the readiness wait.
-async fn master(conf: &MultusConf, readiness: Readiness) -> Result<Option<DelegateConf>, Error> {
-    readiness.wait(conf).await?;
+async fn master(conf: &MultusConf, options: &Options) -> Result<Option<DelegateConf>, Error> {
+    options.readiness.wait(conf).await?;
     let client = if conf.is_cluster_network_mode() {
-        multus_k8s::client::client_for_conf(conf).await?
+        options.client_for(conf).await?
     } else {
         None
     };
