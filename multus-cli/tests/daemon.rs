@@ -270,7 +270,8 @@ fn bad_requests() {
 }
 
 /// `/healthz`, `/readyz`, unknown paths (404, empty), wrong methods (405
-/// `Method not allowed`), and the request counter on the metrics port.
+/// `Method not allowed`), STATUS on `/cni`, and the request counter
+/// on the metrics port.
 #[test]
 fn endpoints_and_metrics() {
     let Some(fx) = Fixture::new() else { return };
@@ -289,6 +290,16 @@ fn endpoints_and_metrics() {
     let a = daemon_support::http(&d.socket, "DELETE", "/delegate", b"");
     assert_status(&a, 405);
 
+    // STATUS needs nothing but the command (and the config). (GC too, but
+    // the packaged bridge plugin predates GC and fails it.)
+    let body = request_body(
+        &[("CNI_COMMAND", "STATUS".to_owned())],
+        &fx.conf("1.1.0"),
+        None,
+    );
+    let a = d.post("/cni", &body);
+    assert_eq!((a.status, a.body.as_str()), (200, ""), "{a:?}");
+
     let m = http_tcp(&format!("127.0.0.1:{port}"), "/metrics");
     assert_status(&m, 200);
     for line in [
@@ -299,6 +310,7 @@ fn endpoints_and_metrics() {
         r#"multus_server_request_total{handler="NotFound",code="404",method="get"} 1"#,
         r#"multus_server_request_total{handler="/cni",code="405",method="get"} 1"#,
         r#"multus_server_request_total{handler="/delegate",code="405",method="delete"} 1"#,
+        r#"multus_server_request_total{handler="/cni",code="200",method="post"} 1"#,
     ] {
         assert!(m.body.contains(line), "no {line} in\n{}", m.body);
     }
