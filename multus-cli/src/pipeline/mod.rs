@@ -99,6 +99,13 @@ impl Options {
         }
     }
 
+    /// The timing of the pod read.
+    #[must_use]
+    pub fn with_pod_retry(mut self, pod_retry: PodRetry) -> Self {
+        self.pod_retry = pod_retry;
+        self
+    }
+
     /// Operations use `client` instead of building one from their config.
     #[must_use]
     pub fn with_client(mut self, client: Option<kube::Client>) -> Self {
