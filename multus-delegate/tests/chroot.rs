@@ -81,3 +81,47 @@ async fn plugins_run_under_the_chroot_directory() {
     assert!(e.to_string().contains("where"), "{e}");
     assert!(PluginExec::new().with_chroot("/a\0b").is_err());
 }
+
+/// A plugin still open for writing ("text file busy") is retried, one
+/// second apart, until it can be executed.
+#[tokio::test]
+async fn text_file_busy_is_retried_under_chroot() {
+    if !multus_testsupport::netns::require_privileged("multus-delegate chroot", &[]) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    shell_tree(&root);
+    let plugin: PathBuf = tmp.path().join("bin/busy");
+    script(&plugin, "echo outside");
+    let inside = root.join(plugin.strip_prefix("/").unwrap());
+    script(&inside, "echo '{}'");
+    // Held open for writing for 1.5 s: exec fails with ETXTBSY meanwhile.
+    let writer = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&inside)
+        .unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(1500));
+        drop(writer);
+    });
+    let env = PluginEnv::new(
+        Command::Add,
+        &RuntimeConf::new("c1", "/run/netns/x", "eth0"),
+        &[tmp.path().join("bin")],
+    );
+    let started = std::time::Instant::now();
+    let out = PluginExec::new()
+        .with_chroot(&root)
+        .unwrap()
+        .run(&plugin, b"{}", &env)
+        .await
+        .unwrap();
+    release.join().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out).trim(), "{}");
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed >= std::time::Duration::from_millis(1500),
+        "ran before the file was released: {elapsed:?}"
+    );
+}
