@@ -102,6 +102,20 @@ pub async fn bind(port: u16) -> std::io::Result<TcpListener> {
     }
 }
 
+/// Binds `:<port>` (retrying every second, errors logged, as upstream's
+/// daemon keeps trying) and serves the metrics until the task is dropped.
+pub async fn run(port: u16, metrics: Arc<Metrics>) {
+    loop {
+        match bind(port).await {
+            Ok(listener) => return serve(listener, metrics).await,
+            Err(e) => {
+                error!("metrics: cannot listen on :{port}: {e}");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
+
 /// Serves `GET /metrics` (anything else: 404) until the task is dropped.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
     if let Ok(addr) = listener.local_addr() {

@@ -263,19 +263,11 @@ pub async fn run<M: ConfigManager>(
 
     let listener = listen(&config.socket_path())?;
     let metrics = Arc::new(metrics::Metrics::new());
-    let metrics_task = match config.metrics_port {
-        Some(port) => {
-            let l = metrics::bind(port)
-                .await
-                .map_err(|source| DaemonError::Listen {
-                    what: "metrics port",
-                    path: PathBuf::from(format!(":{port}")),
-                    source,
-                })?;
-            Some(tokio::spawn(metrics::serve(l, Arc::clone(&metrics))))
-        }
-        None => None,
-    };
+    // As upstream, a metrics port that cannot be bound does not stop the
+    // daemon: it is retried every second (and logged) in the background.
+    let metrics_task = config
+        .metrics_port
+        .map(|port| tokio::spawn(metrics::run(port, Arc::clone(&metrics))));
     let state = Arc::new(server::State {
         config,
         settings,
