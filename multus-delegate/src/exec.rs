@@ -152,6 +152,8 @@ fn join_dirs<P: AsRef<Path>>(dirs: &[P]) -> String {
 const TEXT_BUSY_RETRY_DELAY: Duration = Duration::from_secs(1);
 /// How many times libcni retries such an exec.
 const TEXT_BUSY_RETRIES: u32 = 5;
+/// How many times upstream's daemon retries an exec under `chrootDir`.
+const CHROOT_TEXT_BUSY_RETRIES: u32 = 6;
 /// How long to wait for a killed plugin's pipes to close.
 const KILL_GRACE: Duration = Duration::from_millis(500);
 /// How long to keep reading a plugin's stdout and stderr after it exited (Go's
@@ -176,6 +178,14 @@ const PIPE_GRACE: Duration = Duration::from_secs(1);
 pub struct PluginExec {
     timeout: Option<Duration>,
     forward_stderr: bool,
+    chroot: Option<Chroot>,
+}
+
+/// A directory plugins are run in with `chroot(2)`, ready for the child.
+#[derive(Debug, Clone)]
+struct Chroot {
+    dir: PathBuf,
+    c_dir: std::ffi::CString,
 }
 
 impl Default for PluginExec {
@@ -202,7 +212,35 @@ impl PluginExec {
         Self {
             timeout: None,
             forward_stderr: true,
+            chroot: None,
         }
+    }
+
+    /// Runs every plugin with its root directory changed to `dir` (the
+    /// thick daemon's `chrootDir`, usually the host's `/` mounted into the
+    /// daemon's container). The plugin path is looked up in this process's
+    /// file system and executed under `dir`, so it must be the same path in
+    /// both. An exec that fails with "text file busy" is retried up to six
+    /// times, one second apart, as upstream's daemon does.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `dir` contains a NUL byte.
+    pub fn with_chroot(mut self, dir: impl Into<PathBuf>) -> Result<Self, Error> {
+        use std::os::unix::ffi::OsStrExt as _;
+        let dir = dir.into();
+        let c_dir = std::ffi::CString::new(dir.as_os_str().as_bytes()).map_err(|_| {
+            Error::InvalidArgument(multus_types::CniError::new(
+                multus_types::ErrorCode::InvalidNetworkConfig,
+                format!("chroot directory {} contains a NUL byte", dir.display()),
+            ))
+        })?;
+        self.chroot = Some(Chroot { dir, c_dir });
+        Ok(self)
+    }
+
+    /// The directory plugins are chrooted into, if any.
+    pub fn chroot_dir(&self) -> Option<&Path> {
+        self.chroot.as_ref().map(|c| c.dir.as_path())
     }
 
     /// Kills a plugin (and its process group) that runs longer than `timeout`;
@@ -302,7 +340,7 @@ impl PluginExec {
         stdin: &[u8],
         env: &PluginEnv,
     ) -> Result<PluginOutput, Error> {
-        let mut child = spawn(path, env).await?;
+        let mut child = spawn(path, env, self.chroot.as_ref()).await?;
         let mut group = GroupKiller(child.id().and_then(|id| i32::try_from(id).ok()));
 
         let stdin_pipe = child.stdin.take();
@@ -362,7 +400,16 @@ impl PluginExec {
     }
 }
 
-async fn spawn(path: &Path, env: &PluginEnv) -> Result<tokio::process::Child, Error> {
+async fn spawn(
+    path: &Path,
+    env: &PluginEnv,
+    chroot: Option<&Chroot>,
+) -> Result<tokio::process::Child, Error> {
+    let retries = if chroot.is_some() {
+        CHROOT_TEXT_BUSY_RETRIES
+    } else {
+        TEXT_BUSY_RETRIES
+    };
     let mut attempt = 0;
     loop {
         let mut cmd = tokio::process::Command::new(path);
@@ -372,11 +419,12 @@ async fn spawn(path: &Path, env: &PluginEnv) -> Result<tokio::process::Child, Er
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .process_group(0);
+        if let Some(chroot) = chroot {
+            chroot_before_exec(&mut cmd, chroot.c_dir.clone());
+        }
         match cmd.spawn() {
             Ok(child) => return Ok(child),
-            Err(e)
-                if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < TEXT_BUSY_RETRIES =>
-            {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && attempt < retries => {
                 attempt += 1;
                 tokio::time::sleep(TEXT_BUSY_RETRY_DELAY).await;
             }
@@ -387,6 +435,27 @@ async fn spawn(path: &Path, env: &PluginEnv) -> Result<tokio::process::Child, Er
                 });
             }
         }
+    }
+}
+
+/// Makes the child `chroot(dir)` and `chdir("/")` between fork and exec.
+#[expect(
+    unsafe_code,
+    reason = "pre_exec is the only way to chroot a child before exec on stable Rust"
+)]
+fn chroot_before_exec(cmd: &mut tokio::process::Command, dir: std::ffi::CString) {
+    const ROOT: &std::ffi::CStr = c"/";
+    // SAFETY: the closure runs in the forked child before exec, where only
+    // async-signal-safe calls are allowed. It calls chroot(2) and chdir(2)
+    // (both plain system calls) on C strings allocated before the fork, reads
+    // errno, and allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || {
+            if nix::libc::chroot(dir.as_ptr()) != 0 || nix::libc::chdir(ROOT.as_ptr()) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        });
     }
 }
 

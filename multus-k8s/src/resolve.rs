@@ -84,8 +84,9 @@ pub struct ResolveRequest<'a> {
     pub runtime_config: Option<&'a RuntimeConfig>,
     /// Where the devices allocated to the pod come from: asked at most once,
     /// and only when an attachment's NAD names a resource
-    /// (`k8s.v1.cni.cncf.io/resourceName`). Default: no devices.
-    pub devices: &'a dyn DeviceSource,
+    /// (`k8s.v1.cni.cncf.io/resourceName`). Default: no devices. `Sync`, so
+    /// that resolving is `Send` and can run on a multi-thread runtime.
+    pub devices: &'a (dyn DeviceSource + Sync),
     /// DEL without a delegate cache (upstream): when the pod's annotations
     /// cannot be resolved (parse error, isolation, missing NAD, ECMP), plan
     /// the master, the config's delegates and defaultNetworks anyway and
@@ -155,7 +156,7 @@ impl<'a> ResolveRequest<'a> {
 
     /// With the devices allocated to the pod read from `devices` only when
     /// needed (see [`ResolveRequest::devices`]).
-    pub fn with_device_source(mut self, devices: &'a dyn DeviceSource) -> Self {
+    pub fn with_device_source(mut self, devices: &'a (dyn DeviceSource + Sync)) -> Self {
         self.devices = devices;
         self
     }

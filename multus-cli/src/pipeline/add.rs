@@ -3,21 +3,27 @@
 //! that fails), answer with the master's result.
 
 use multus_delegate::multus::PodContext;
+use multus_k8s::StatusWrite;
 use multus_k8s::resolve::ResolveRequest;
-use multus_k8s::{PodRetry, StatusWrite};
 use multus_types::result::{CniResult, v1};
 use multus_types::{CniVersion, MultusConf};
 
 use super::hooks::Hooks;
-use super::{Readiness, load_conf, pod_context, runner};
+use super::{Options, load_conf, pod_context, runner};
 use crate::skel::CmdArgs;
 use crate::{Error, verbose, warning};
 
 /// Runs ADD and returns the result to print (the master's, in its own version).
-pub async fn add(args: &CmdArgs, readiness: Readiness) -> Result<String, Error> {
-    let conf = load_conf(args)?;
+pub async fn add(args: &CmdArgs, options: &Options) -> Result<String, Error> {
+    Ok(add_result(args, options).await?.to_json_string()?)
+}
+
+/// Runs ADD and returns the master's result (in its own version; for a pod
+/// that is gone, upstream's placeholder in the multus config's version).
+pub async fn add_result(args: &CmdArgs, options: &Options) -> Result<CniResult, Error> {
+    let conf = load_conf(args, options)?;
     let ctx = pod_context(args)?;
-    add_with(args, &conf, &ctx, readiness)
+    add_with(args, &conf, &ctx, options)
         .await
         .map_err(|e| match e {
             // Already `[<pod>:<network>]: error adding container to network ...`, as upstream returns it.
@@ -30,10 +36,10 @@ async fn add_with(
     args: &CmdArgs,
     conf: &MultusConf,
     ctx: &PodContext,
-    readiness: Readiness,
-) -> Result<String, Error> {
-    let client = multus_k8s::client::client_for_conf(conf).await?;
-    readiness.wait(conf).await?;
+    options: &Options,
+) -> Result<CniResult, Error> {
+    let client = options.client_for(conf).await?;
+    options.readiness.wait(conf).await?;
     let k8s = &ctx.k8s;
     let pod = match &client {
         Some(client) if !k8s.pod_name.is_empty() => {
@@ -42,7 +48,7 @@ async fn add_with(
                 &k8s.pod_namespace,
                 &k8s.pod_name,
                 &k8s.pod_uid,
-                PodRetry::THIN.with_total(conf.pod_lookup_timeout),
+                options.pod_retry.with_total(conf.pod_lookup_timeout),
             )
             .await?;
             match lookup.for_add()? {
@@ -54,7 +60,7 @@ async fn add_with(
                         k8s.pod_namespace,
                         k8s.pod_name
                     );
-                    return empty_result(conf, args);
+                    return placeholder_result(conf, args);
                 }
             }
         }
@@ -79,7 +85,7 @@ async fn add_with(
         warning!("{w}");
     }
 
-    let runner = runner(conf, args);
+    let runner = runner(conf, args, options);
     let mut hooks = Hooks::new(ctx, client.as_ref(), pod.as_ref(), runner.cni().cache());
     let outcome = runner.add(ctx, &plan.attachments, &mut hooks).await?;
 
@@ -119,13 +125,17 @@ async fn add_with(
     let master = outcome
         .master_result()
         .ok_or_else(|| multus_types::Error::Result("no result from the master delegate".into()))?;
-    Ok(master.to_json_string()?)
+    Ok(master.clone())
 }
 
 /// The answer to an ADD for a pod that no longer exists, as upstream gives
 /// it: one interface (`CNI_IFNAME` in the netns) and the address `0.0.0.0/0`
 /// with gateway `0.0.0.0`, in the multus config's version.
 pub fn empty_result(conf: &MultusConf, args: &CmdArgs) -> Result<String, Error> {
+    Ok(placeholder_result(conf, args)?.to_json_string()?)
+}
+
+fn placeholder_result(conf: &MultusConf, args: &CmdArgs) -> Result<CniResult, Error> {
     let version = CniVersion::parse_or_default(&conf.cni_version)?;
     let unspecified = std::net::IpAddr::from([0, 0, 0, 0]);
     let result = v1::Result {
@@ -143,7 +153,5 @@ pub fn empty_result(conf: &MultusConf, args: &CmdArgs) -> Result<String, Error> 
         }],
         ..v1::Result::default()
     };
-    Ok(CniResult::V1(result)
-        .convert_to(version)?
-        .to_json_string()?)
+    Ok(CniResult::V1(result).convert_to(version)?)
 }

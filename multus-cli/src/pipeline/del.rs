@@ -2,24 +2,28 @@
 //! pod may be gone), else from the pod's annotations or the config alone.
 
 use multus_delegate::multus::PodContext;
-use multus_k8s::PodRetry;
 use multus_k8s::resolve::ResolveRequest;
 use multus_types::MultusConf;
 
-use super::{load_conf, pod_context, runner};
+use super::{Options, load_conf, pod_context, runner};
 use crate::skel::CmdArgs;
 use crate::{Error, verbose, warning};
 
 /// Runs DEL. Every delegate is deleted even when some fail; all failures are reported.
-pub async fn del(args: &CmdArgs) -> Result<(), Error> {
-    let conf = load_conf(args)?;
+pub async fn del(args: &CmdArgs, options: &Options) -> Result<(), Error> {
+    let conf = load_conf(args, options)?;
     let ctx = pod_context(args)?;
-    del_with(args, &conf, &ctx)
+    del_with(args, &conf, &ctx, options)
         .await
         .map_err(|e| e.in_pod(ctx.pod_label()))
 }
 
-async fn del_with(args: &CmdArgs, conf: &MultusConf, ctx: &PodContext) -> Result<(), Error> {
+async fn del_with(
+    args: &CmdArgs,
+    conf: &MultusConf,
+    ctx: &PodContext,
+    options: &Options,
+) -> Result<(), Error> {
     if !conf.readiness_indicator_file.is_empty()
         && !multus_netns::readiness_indicator_exists_now(&conf.readiness_indicator_file)
             .unwrap_or(false)
@@ -30,13 +34,13 @@ async fn del_with(args: &CmdArgs, conf: &MultusConf, ctx: &PodContext) -> Result
             conf.readiness_indicator_file
         );
     }
-    let runner = runner(conf, args);
+    let runner = runner(conf, args, options);
     let cache = runner.delegate_cache();
     let base = conf.runtime_config.clone().unwrap_or_default();
     let outcome = match cache.read(&args.container_id, &args.ifname, &base) {
         Ok(Some(plan)) => runner.del_cached(ctx, plan).await,
         Ok(None) => {
-            let Some(plan) = rebuild_plan(args, conf, ctx).await else {
+            let Some(plan) = rebuild_plan(args, conf, ctx, options).await else {
                 return Ok(());
             };
             runner.del(ctx, &plan).await
@@ -69,8 +73,9 @@ async fn rebuild_plan(
     args: &CmdArgs,
     conf: &MultusConf,
     ctx: &PodContext,
+    options: &Options,
 ) -> Option<Vec<multus_delegate::multus::Attachment>> {
-    let client = match multus_k8s::client::client_for_conf(conf).await {
+    let client = match options.client_for(conf).await {
         Ok(c) => c,
         Err(e) => {
             warning!("{e}");
@@ -85,7 +90,7 @@ async fn rebuild_plan(
                 &k8s.pod_namespace,
                 &k8s.pod_name,
                 &k8s.pod_uid,
-                PodRetry::THIN.with_total(conf.pod_lookup_timeout),
+                options.pod_retry.with_total(conf.pod_lookup_timeout),
             )
             .await
             {

@@ -121,7 +121,7 @@ impl Env {
         conf: &MultusConf,
         ns: &str,
         name: &str,
-        devices: &dyn DeviceSource,
+        devices: &(dyn DeviceSource + Sync),
         ifname: &str,
     ) -> Result<Plan, Error> {
         let client = client::client_for_conf(conf).await?;
