@@ -144,8 +144,13 @@ impl std::fmt::Display for Run {
 /// environment, minus in-cluster variables) and `stdin`; kills it after
 /// [`RUN_TIMEOUT`].
 pub fn run_multus(env: &[(&str, String)], stdin: &[u8]) -> Run {
+    run_plugin(Path::new(env!("CARGO_BIN_EXE_multus")), env, stdin)
+}
+
+/// [`run_multus`] with another plugin binary (e.g. one an image installed).
+pub fn run_plugin(binary: &Path, env: &[(&str, String)], stdin: &[u8]) -> Run {
     let start = Instant::now();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_multus"));
+    let mut cmd = Command::new(binary);
     cmd.env_remove("KUBERNETES_SERVICE_HOST")
         .env_remove("KUBERNETES_SERVICE_PORT")
         .env_remove("CNI_NETNS_OVERRIDE")
@@ -416,6 +421,15 @@ impl Fixture {
     pub fn run_in(&self, command: &str, conf: &Value, pod: &PodRef, netns: &str) -> Run {
         run_multus(
             &self.cni_env(command, pod, netns),
+            conf.to_string().as_bytes(),
+        )
+    }
+
+    /// [`run`](Self::run) with another plugin binary.
+    pub fn run_binary(&self, binary: &Path, command: &str, conf: &Value, pod: &PodRef) -> Run {
+        run_plugin(
+            binary,
+            &self.cni_env(command, pod, self.ns.path()),
             conf.to_string().as_bytes(),
         )
     }
