@@ -166,7 +166,7 @@ mod tests {
                 "{err}"
             );
         }
-        let err = (&list).nad("ns1", "a/b").await.unwrap_err();
+        let err = list.nad("ns1", "a/b").await.unwrap_err();
         assert!(err.to_string().contains("invalid name \"a/b\""), "{err}");
     }
 }
