@@ -18,6 +18,8 @@
 //! * [`status`]: the network-status annotation, written through
 //!   `pods/status` with retry on conflict.
 //! * [`events`]: `AddedInterface` and `NoNetworkFound` pod events.
+//! * `informers` (feature `runtime`): the thick daemon's caches of this
+//!   node's pods and of every NAD, and the pod lookup over them.
 //!
 //! The API is async (tokio); the thin plugin drives it from a current-thread
 //! runtime.
@@ -52,6 +54,8 @@ pub mod confdir;
 pub mod config_edits;
 pub mod devices;
 pub mod events;
+#[cfg(feature = "runtime")]
+pub mod informers;
 pub mod nad;
 pub mod nad_source;
 pub mod names;
