@@ -2,7 +2,7 @@
 //! node's pods and of every NetworkAttachmentDefinition, kept current by
 //! watches, so a CNI request reads memory instead of the API.
 //!
-//! Built on kube-runtime: [`watcher`] turns LIST + WATCH into events,
+//! Built on kube-runtime: [`watcher()`] turns LIST + WATCH into events,
 //! [`WatchStreamExt::default_backoff`] spaces out retries after watch errors,
 //! and a [`reflector`] writes the events into a [`Store`]. Only readers leave
 //! this module: [`PodCache`] and [`NadCache`].

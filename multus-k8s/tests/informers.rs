@@ -312,3 +312,18 @@ async fn resolving_through_the_cache_plans_what_the_api_plans() {
         env.server.requests()
     );
 }
+
+/// The daemon serves requests on a multi-threaded runtime: these futures are
+/// `Send` (checked at compile time). `resolve_with`'s is not yet: its
+/// `ResolveRequest` holds a `&dyn DeviceSource`, which is not `Sync`.
+#[allow(dead_code)]
+fn futures_are_send(informers: &Informers, client: &kube::Client) {
+    fn send<T: Send>(_: T) {}
+    send(
+        informers
+            .pods
+            .lookup_pod("a", "b", "", true, CachedPodRetry::THICK),
+    );
+    send(informers.nads.nad("a", "b"));
+    send(Informers::start(client.clone(), None, Duration::ZERO));
+}
