@@ -85,6 +85,14 @@ async fn watch_after_a_list_sees_every_write() {
         .await
         .unwrap()
         .boxed();
+    // A dry run changes nothing, so no watch hears of it.
+    let dry_run = PostParams {
+        dry_run: true,
+        ..PostParams::default()
+    };
+    pods.create(&dry_run, &pod("dry", "node-a", json!({})))
+        .await
+        .unwrap();
     let created = pods
         .create(&PostParams::default(), &pod("p", "node-a", json!({})))
         .await
