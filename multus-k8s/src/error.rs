@@ -261,6 +261,18 @@ impl Error {
         }
     }
 
+    /// Whether this is (or wraps) a NetworkAttachmentDefinition read that
+    /// found no such NAD (the API's 404, or a name no API path can hold).
+    pub fn is_nad_not_found(&self) -> bool {
+        matches!(
+            self.root(),
+            Error::NadGet {
+                not_found: true,
+                ..
+            }
+        )
+    }
+
     /// The innermost error (through [`Error::InPod`] and [`Error::ClusterNetwork`]).
     pub fn root(&self) -> &Error {
         match self {

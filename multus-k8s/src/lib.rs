@@ -5,6 +5,8 @@
 //! * [`pod`]: reading the pod with upstream's bounded retry, "pod not
 //!   found", and the UID check (ADD: error; DEL: proceed without the pod).
 //! * [`nad`]: the NetworkAttachmentDefinition resource and its read.
+//! * [`nad_source`]: where [`resolve_with`] reads NADs: the API (a GET per
+//!   NAD), an informer cache (feature `runtime`), or NADs in memory.
 //! * [`mod@resolve`]: the pod + config → [`multus_delegate::multus::Attachment`]
 //!   plan: delegates vs clusterNetwork/defaultNetworks, the default-network
 //!   and networks annotations, namespace isolation, NADs with or without
@@ -16,6 +18,8 @@
 //! * [`status`]: the network-status annotation, written through
 //!   `pods/status` with retry on conflict.
 //! * [`events`]: `AddedInterface` and `NoNetworkFound` pod events.
+//! * `informers` (feature `runtime`): the thick daemon's caches of this
+//!   node's pods and of every NAD, and the pod lookup over them.
 //!
 //! The API is async (tokio); the thin plugin drives it from a current-thread
 //! runtime.
@@ -50,7 +54,10 @@ pub mod confdir;
 pub mod config_edits;
 pub mod devices;
 pub mod events;
+#[cfg(feature = "runtime")]
+pub mod informers;
 pub mod nad;
+pub mod nad_source;
 pub mod names;
 pub mod pod;
 pub mod resolve;
@@ -58,8 +65,9 @@ pub mod status;
 
 pub use error::Error;
 pub use nad::NetworkAttachmentDefinition;
+pub use nad_source::NadSource;
 pub use pod::{PodLookup, PodRetry};
-pub use resolve::{Plan, ResolveRequest, resolve};
+pub use resolve::{Plan, ResolveRequest, resolve, resolve_with};
 pub use status::{StatusWrite, write_network_status};
 
 /// The README's examples, compiled as doctests.

@@ -89,6 +89,33 @@ impl k8s_openapi::Metadata for NetworkAttachmentDefinition {
     }
 }
 
+/// The [`Error::NadGet`] of `namespace/name`: upstream's
+/// `getKubernetesDelegate: cannot find a network-attachment-definition ...`.
+pub(crate) fn nad_error(namespace: &str, name: &str, reason: String, not_found: bool) -> Error {
+    Error::NadGet {
+        namespace: namespace.to_owned(),
+        name: name.to_owned(),
+        reason,
+        not_found,
+    }
+}
+
+/// The API server's words for a NAD that does not exist.
+pub(crate) fn not_found_reason(name: &str) -> String {
+    format!("network-attachment-definitions.k8s.cni.cncf.io \"{name}\" not found")
+}
+
+/// Checks that `namespace` and `name` can be part of an API path (the
+/// refusal is a "not found" [`Error::NadGet`], as without a request).
+pub(crate) fn check_nad_names<'a>(
+    namespace: &'a str,
+    name: &'a str,
+) -> Result<(std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>), Error> {
+    path_segment("namespace", namespace)
+        .and_then(|ns| Ok((ns, path_segment("name", name)?)))
+        .map_err(|e| nad_error(namespace, name, e.to_string(), true))
+}
+
 /// GETs `namespace/name` (a live read, no retry, as the thin plugin does).
 /// The error is upstream's `getKubernetesDelegate: cannot find a
 /// network-attachment-definition (<name>) in namespace (<ns>): <reason>`;
@@ -99,19 +126,11 @@ pub async fn get_nad(
     namespace: &str,
     name: &str,
 ) -> Result<NetworkAttachmentDefinition, Error> {
-    let failed = |reason: String, not_found: bool| Error::NadGet {
-        namespace: namespace.to_owned(),
-        name: name.to_owned(),
-        reason,
-        not_found,
-    };
-    let (ns_segment, name_segment) = path_segment("namespace", namespace)
-        .and_then(|ns| Ok((ns, path_segment("name", name)?)))
-        .map_err(|e| failed(e.to_string(), true))?;
+    let (ns_segment, name_segment) = check_nad_names(namespace, name)?;
     let api: Api<NetworkAttachmentDefinition> = Api::namespaced(client.clone(), &ns_segment);
     api.get(&name_segment).await.map_err(|e| {
         let not_found = matches!(&e, kube::Error::Api(s) if s.code == 404);
-        failed(describe_kube_error(&e), not_found)
+        nad_error(namespace, name, describe_kube_error(&e), not_found)
     })
 }
 

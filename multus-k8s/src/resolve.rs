@@ -17,8 +17,9 @@
 //! 3. Then every element of `k8s.v1.cni.cncf.io/networks`, in order.
 //! 4. The auxiliary chain (`auxiliaryCNIChainName`), last.
 //!
-//! Without a client only the config's delegates are planned (annotations
-//! are not read); clusterNetwork mode without a client is an error.
+//! Without a client (or NAD source, see [`resolve_with`]) only the config's
+//! delegates are planned (annotations are not read); clusterNetwork mode
+//! without one is an error.
 //!
 //! Everything is read and checked before the plan is returned: both
 //! annotations are parsed and namespace isolation is checked for **every**
@@ -61,7 +62,8 @@ use serde_json::{Map, Value};
 
 use crate::config_edits::{merge_cni_args, spec_config};
 use crate::devices::{DeviceAllocator, DeviceSource, ResourceMap, write_delegate_device_id};
-use crate::{Error, confdir, events, nad};
+use crate::nad_source::NadSource;
+use crate::{Error, confdir, events};
 
 /// Everything the resolver needs to know about one CNI call.
 #[derive(Clone)]
@@ -196,8 +198,36 @@ pub async fn resolve(
     client: Option<&kube::Client>,
     request: &ResolveRequest<'_>,
 ) -> Result<Plan, Error> {
+    resolve_with(client, client, request).await
+}
+
+/// [`resolve`] with NADs read from `nads` (an informer cache, NADs in
+/// memory, or the client itself; see [`NadSource`]); `events` records
+/// `NoNetworkFound` when a NAD cannot be read (`None`: no event).
+///
+/// `nads` plays the part `client` plays in [`resolve`]: without it only
+/// the config's delegates are planned.
+///
+/// ```
+/// # async fn demo(pod: k8s_openapi::api::core::v1::Pod) -> Result<(), Box<dyn std::error::Error>> {
+/// use multus_k8s::nad::NetworkAttachmentDefinition;
+/// use multus_k8s::resolve::{resolve_with, ResolveRequest};
+/// let conf = multus_types::MultusConf::from_bytes(br#"{"name":"multus","type":"multus",
+///     "delegates":[{"cniVersion":"0.3.1","name":"flannel.1","type":"flannel"}]}"#)?;
+/// let args = multus_types::CniArgs::parse("K8S_POD_NAMESPACE=default;K8S_POD_NAME=p")?.k8s()?;
+/// let nads: Vec<NetworkAttachmentDefinition> = Vec::new();
+/// let request = ResolveRequest::new(&conf, &args, "3f1a", "eth0").with_pod(Some(&pod));
+/// let plan = resolve_with(Some(&nads), None, &request).await?;
+/// # Ok(()) }
+/// ```
+pub async fn resolve_with<S: NadSource + Sync + ?Sized>(
+    nads: Option<&S>,
+    events: Option<&kube::Client>,
+    request: &ResolveRequest<'_>,
+) -> Result<Plan, Error> {
     let mut resolver = Resolver {
-        client,
+        nads,
+        events,
         request,
         pod_id: request.pod_id(),
         warnings: Vec::new(),
@@ -220,8 +250,9 @@ struct Pending {
     resource_name: Option<String>,
 }
 
-struct Resolver<'a> {
-    client: Option<&'a kube::Client>,
+struct Resolver<'a, S: ?Sized> {
+    nads: Option<&'a S>,
+    events: Option<&'a kube::Client>,
     request: &'a ResolveRequest<'a>,
     pod_id: String,
     warnings: Vec<String>,
@@ -233,19 +264,19 @@ struct PodRequests {
     networks: Vec<NetworkSelectionElement>,
 }
 
-impl Resolver<'_> {
+impl<S: NadSource + Sync + ?Sized> Resolver<'_, S> {
     async fn pending(&mut self) -> Result<Vec<Pending>, Error> {
         let conf = self.request.conf;
-        let requests = match (self.client, self.request.pod) {
+        let requests = match (self.nads, self.request.pod) {
             (Some(_), Some(pod)) => self.tolerate(self.pod_requests(pod))?,
             _ => None,
         };
 
         let mut list = if conf.is_cluster_network_mode() {
-            let Some(client) = self.client else {
+            let Some(nads) = self.nads else {
                 return Err(Error::NoKubernetesNorDelegates.in_pod(&self.pod_id, None));
             };
-            self.cluster_networks(client).await?
+            self.cluster_networks(nads).await?
         } else {
             if conf.delegates.is_empty() {
                 return Err(Error::NoKubernetesNorDelegates.in_pod(&self.pod_id, None));
@@ -261,8 +292,8 @@ impl Resolver<'_> {
                 .collect()
         };
 
-        if let (Some(client), Some(requests)) = (self.client, requests) {
-            let resolved = self.annotation_delegates(client, requests).await;
+        if let (Some(nads), Some(requests)) = (self.nads, requests) {
+            let resolved = self.annotation_delegates(nads, requests).await;
             if let Some((master, networks)) = self.tolerate(resolved)? {
                 if let Some(master) = master {
                     match list.first_mut() {
@@ -285,16 +316,16 @@ impl Resolver<'_> {
     /// The default-network NAD (the new master) and the networks NADs.
     async fn annotation_delegates(
         &mut self,
-        client: &kube::Client,
+        nads: &S,
         requests: PodRequests,
     ) -> Result<(Option<Pending>, Vec<Pending>), Error> {
         let master = match requests.default_network {
-            Some(element) => Some(self.kubernetes_delegate(client, element).await?),
+            Some(element) => Some(self.kubernetes_delegate(nads, element).await?),
             None => None,
         };
         let mut networks = Vec::with_capacity(requests.networks.len());
         for element in requests.networks {
-            networks.push(self.kubernetes_delegate(client, element).await?);
+            networks.push(self.kubernetes_delegate(nads, element).await?);
         }
         Ok((master, networks))
     }
@@ -362,10 +393,10 @@ impl Resolver<'_> {
 
     /// clusterNetwork, then defaultNetworks (not for system namespaces, and
     /// not without a pod).
-    async fn cluster_networks(&mut self, client: &kube::Client) -> Result<Vec<Pending>, Error> {
+    async fn cluster_networks(&mut self, nads: &S) -> Result<Vec<Pending>, Error> {
         let conf = self.request.conf;
         let master = self
-            .net_delegate(client, &conf.cluster_network)
+            .net_delegate(nads, &conf.cluster_network)
             .await
             .map_err(|source| {
                 Error::ClusterNetwork {
@@ -383,7 +414,7 @@ impl Resolver<'_> {
         if self.request.pod.is_some() && !system {
             for value in &conf.default_networks {
                 let delegate = self
-                    .net_delegate(client, value)
+                    .net_delegate(nads, value)
                     .await
                     .map_err(|e| e.in_pod(&self.pod_id, Some(value)))?;
                 list.push(delegate);
@@ -395,7 +426,7 @@ impl Resolver<'_> {
     /// A clusterNetwork/defaultNetworks value (upstream `getNetDelegate`):
     /// without `/`: the NAD `<multusNamespace>/<value>`, else a config named
     /// `<value>` in confDir; with `/`: a path (directory or file).
-    async fn net_delegate(&mut self, client: &kube::Client, value: &str) -> Result<Pending, Error> {
+    async fn net_delegate(&mut self, nads: &S, value: &str) -> Result<Pending, Error> {
         let conf = self.request.conf;
         if value.contains('/') {
             return match confdir::load_path(Path::new(value))? {
@@ -409,7 +440,7 @@ impl Resolver<'_> {
             };
         }
         let element = NetworkSelectionElement::new(conf.multus_namespace.clone(), value);
-        let nad_error = match self.nad_delegate(client, element).await {
+        let nad_error = match self.nad_delegate(nads, element).await {
             Ok(pending) => return Ok(pending),
             Err(e) => e,
         };
@@ -437,11 +468,11 @@ impl Resolver<'_> {
     /// cannot be read) and load its config.
     async fn kubernetes_delegate(
         &mut self,
-        client: &kube::Client,
+        nads: &S,
         element: NetworkSelectionElement,
     ) -> Result<Pending, Error> {
         let label = network_label(&element);
-        match self.nad_delegate(client, element).await {
+        match self.nad_delegate(nads, element).await {
             Ok(pending) => Ok(pending),
             Err(e) => {
                 if let Error::NadGet { .. } = e {
@@ -455,10 +486,10 @@ impl Resolver<'_> {
     /// Upstream `getKubernetesDelegate` without the event.
     async fn nad_delegate(
         &mut self,
-        client: &kube::Client,
+        nads: &S,
         element: NetworkSelectionElement,
     ) -> Result<Pending, Error> {
-        let nad = nad::get_nad(client, &element.namespace, &element.name).await?;
+        let nad = nads.nad(&element.namespace, &element.name).await?;
         let config = if nad.config().is_empty() {
             confdir::find_by_name(Path::new(&self.request.conf.conf_dir), &element.name)?.config
         } else {
@@ -473,7 +504,7 @@ impl Resolver<'_> {
     }
 
     async fn record_no_network_found(&mut self, error: &Error) {
-        let (Some(client), Some(pod)) = (self.client, self.request.pod) else {
+        let (Some(client), Some(pod)) = (self.events, self.request.pod) else {
             return;
         };
         let Error::NadGet {

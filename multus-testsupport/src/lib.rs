@@ -19,8 +19,15 @@
 //!   keep the spec, as the pods/status strategy does; writes to the pod itself keep the status;
 //! - PATCH accepts JSON patch, merge patch, and strategic merge patch and server-side apply
 //!   bodies (both applied as merge patches: lists are replaced, not merged by key);
-//! - LIST honours `labelSelector` and `fieldSelector` (equality and set terms); `watch` is not
-//!   served (405); `dryRun` writes are checked and answered but not stored.
+//! - LIST honours `labelSelector` and `fieldSelector` (equality and set terms) and answers the
+//!   global `metadata.resourceVersion`; `dryRun` writes are checked and answered but not stored;
+//! - `?watch=true` streams newline-delimited `ADDED`/`MODIFIED`/`DELETED` events of the matching
+//!   objects (chunked) from `resourceVersion` on (`""`/`"0"`: the current state first), with a
+//!   `BOOKMARK` every second when `allowWatchBookmarks=true`, until `timeoutSeconds`; an object
+//!   that stops (starts) matching the selectors is `DELETED` (`ADDED`) for that watch; a
+//!   resourceVersion older than the kept history (the last 10 000 writes, or since
+//!   [`ApiServer::compact_watch_history`]) gets an `ERROR` event with a 410 `Expired` Status, so
+//!   kube's watcher lists again.
 //!
 //! Fault switches on the handle make the server answer errors (409, 429, 500, 503, ...), delay
 //! answers, or go down (refuse connections), and every request is logged with the status it got,
@@ -72,6 +79,7 @@ mod resources;
 mod selector;
 mod server;
 mod store;
+mod watches;
 
 pub use faults::{Fault, RequestRecord, path_matches};
 pub use manifest::{
@@ -401,6 +409,12 @@ impl ApiServer {
             .collect()
     }
 
+    /// Forgets the watch history, as etcd compaction does: a watch resuming from any earlier
+    /// resourceVersion gets a 410 `Expired` error event (open watches go on).
+    pub fn compact_watch_history(&self) {
+        lock(&self.shared.store).compact();
+    }
+
     /// Empties the request log.
     pub fn clear_requests(&self) {
         lock(&self.shared.log).records.clear();
@@ -459,7 +473,7 @@ impl ApiServer {
     }
 
     /// Takes the server down (`true`: the listening socket is closed, so connections are
-    /// refused, and open connections are dropped) or brings it back up on the same port.
+    /// refused, and open connections, watches included, are dropped) or brings it back up on the same port.
     /// Returns once the change is in force.
     pub fn set_down(&self, down: bool) -> io::Result<()> {
         let generation = self.shared.set_down(down);

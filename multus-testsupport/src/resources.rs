@@ -243,6 +243,11 @@ impl ApiError {
         )
     }
 
+    /// 410 Expired: a watch from a resourceVersion older than the kept history.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(410, "Expired", message)
+    }
+
     /// 405 MethodNotAllowed.
     pub fn method_not_allowed(message: impl Into<String>) -> Self {
         Self::new(405, "MethodNotAllowed", message)

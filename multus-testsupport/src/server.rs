@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
@@ -25,6 +26,10 @@ use crate::patch::PatchKind;
 use crate::resources::{ApiError, CORE_EVENT_TYPE, EVENT_TYPE, TYPES, TypeId, by_kind, by_plural};
 use crate::selector::Selector;
 use crate::store::{Part, Store};
+use crate::watches::{self, ChannelBody, WatchRequest};
+
+/// The body of every answer: a whole JSON document, or a watch's stream of events.
+pub(crate) type ReplyBody = BoxBody<Bytes, Infallible>;
 
 /// Locks a mutex, recovering the data if a panicking thread poisoned it.
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -209,6 +214,8 @@ struct Reply {
     content_type: &'static str,
     /// `Retry-After` seconds, as the API server sends with 429.
     retry_after: Option<u64>,
+    /// A watch: the body is this stream instead of `body`.
+    stream: Option<ChannelBody>,
 }
 
 impl Reply {
@@ -218,6 +225,17 @@ impl Reply {
             body: Bytes::from(value.to_string()),
             content_type: "application/json",
             retry_after: None,
+            stream: None,
+        }
+    }
+
+    fn watch(stream: ChannelBody) -> Self {
+        Reply {
+            status: 200,
+            body: Bytes::new(),
+            content_type: "application/json",
+            retry_after: None,
+            stream: Some(stream),
         }
     }
 
@@ -237,11 +255,16 @@ impl Reply {
             body: Bytes::from_static(text.as_bytes()),
             content_type: "text/plain; charset=utf-8",
             retry_after: None,
+            stream: None,
         }
     }
 
-    fn into_response(self) -> Response<Full<Bytes>> {
-        let mut resp = Response::new(Full::new(self.body));
+    fn into_response(self) -> Response<ReplyBody> {
+        let body = match self.stream {
+            Some(stream) => stream.boxed(),
+            None => Full::new(self.body).boxed(),
+        };
+        let mut resp = Response::new(body);
         *resp.status_mut() =
             StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         resp.headers_mut()
@@ -325,7 +348,7 @@ fn query_param(query: &str, key: &str) -> Option<String> {
     })
 }
 
-async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<Full<Bytes>> {
+async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Response<ReplyBody> {
     let method = req.method().as_str().to_ascii_uppercase();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
@@ -490,7 +513,7 @@ fn resource_route(group: &str, version: &str, rest: &[&str]) -> Result<Route, Ap
     }
 }
 
-fn dispatch(shared: &Shared, req: &Req) -> Reply {
+fn dispatch(shared: &Arc<Shared>, req: &Req) -> Reply {
     match route(&req.path) {
         Ok(route) => match serve_route(shared, req, route) {
             Ok(reply) => reply,
@@ -515,7 +538,7 @@ fn write<T>(shared: &Shared, req: &Req, f: impl FnOnce(&mut Store) -> T) -> T {
     }
 }
 
-fn serve_route(shared: &Shared, req: &Req, route: Route) -> Result<Reply, ApiError> {
+fn serve_route(shared: &Arc<Shared>, req: &Req, route: Route) -> Result<Reply, ApiError> {
     let method = req.method.as_str();
     match route {
         Route::Version if method == "GET" => Ok(Reply::json(200, &version())),
@@ -532,15 +555,14 @@ fn serve_route(shared: &Shared, req: &Req, route: Route) -> Result<Reply, ApiErr
             let rt = TYPES[t];
             match method {
                 "GET" => {
-                    if req.param("watch").is_some_and(|w| w == "true" || w == "1") {
-                        return Err(ApiError::method_not_allowed(
-                            "watch is not supported by the stand-in API server",
-                        ));
-                    }
                     let labels = Selector::parse(&req.param("labelSelector").unwrap_or_default())
                         .map_err(ApiError::bad_request)?;
                     let fields = Selector::parse(&req.param("fieldSelector").unwrap_or_default())
                         .map_err(ApiError::bad_request)?;
+                    if req.param("watch").is_some_and(|w| w == "true" || w == "1") {
+                        let watch = WatchRequest::new(t, ns, labels, fields, |k| req.param(k))?;
+                        return Ok(Reply::watch(watches::start(shared.clone(), watch)));
+                    }
                     let list = lock(&shared.store).list(t, ns.as_deref(), &labels, &fields);
                     Ok(Reply::json(200, &list))
                 }
@@ -749,6 +771,10 @@ fn control(shared: &Arc<Shared>, what: &str, req: &Req) -> Reply {
             }
             Err(e) => bad(e),
         },
+        ("POST", "compact") => {
+            lock(&shared.store).compact();
+            ok()
+        }
         ("POST", "reset") => {
             let mut faults = lock(&shared.faults);
             faults.rules.clear();

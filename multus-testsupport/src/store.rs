@@ -1,12 +1,14 @@
 //! The object store: API-server semantics (uid, resourceVersion, conflicts, status subresource)
 //! over `serde_json::Value` objects.
 
-use std::collections::BTreeMap;
 use std::collections::hash_map::RandomState;
+use std::collections::{BTreeMap, VecDeque};
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value, json};
+use tokio::sync::watch;
 
 use crate::patch::{PatchKind, json_patch, merge_patch};
 use crate::resources::{ApiError, POD_TYPE, ResourceType, TYPES, TypeId};
@@ -31,6 +33,46 @@ struct Entry {
     obj: Value,
 }
 
+/// How many changes the watch history keeps; older ones are compacted away, and a watch from
+/// before them answers 410 `Expired`, as the API server does past its watch cache.
+pub(crate) const HISTORY_LIMIT: usize = 10_000;
+
+/// What a change did to an object, as a watch event names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChangeKind {
+    /// `ADDED`
+    Added,
+    /// `MODIFIED`
+    Modified,
+    /// `DELETED`
+    Deleted,
+}
+
+/// One write, as kept for watches.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    /// The resourceVersion the write produced.
+    pub rv: u64,
+    /// The type of the object.
+    pub t: TypeId,
+    /// What happened.
+    pub kind: ChangeKind,
+    /// The object after the write (for a deletion: its last state, with the deletion's
+    /// resourceVersion).
+    pub obj: Arc<Value>,
+    /// The object before a modification: a watch with a selector sees an object that stops
+    /// matching as deleted and one that starts matching as added.
+    pub old: Option<Arc<Value>>,
+}
+
+/// The watch history: recent changes in resourceVersion order, and where it was cut.
+#[derive(Debug, Default, Clone)]
+struct History {
+    changes: VecDeque<Change>,
+    /// Every change after this resourceVersion is in `changes`.
+    compacted: u64,
+}
+
 /// All objects of the stand-in API server.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Store {
@@ -38,6 +80,10 @@ pub(crate) struct Store {
     /// The global resourceVersion counter: bumped on every write.
     resource_version: u64,
     seq: u64,
+    history: History,
+    /// Tells open watches that something was written (the new resourceVersion). A dry-run
+    /// scratch copy shares it; its wake-ups find nothing new in the real history.
+    changes: Arc<watch::Sender<u64>>,
 }
 
 /// Mutable access to `obj.metadata`, created when missing.
@@ -135,6 +181,66 @@ impl Store {
         self.resource_version
     }
 
+    /// Keeps a write for watches and wakes them.
+    fn record(&mut self, t: TypeId, kind: ChangeKind, obj: &Value, old: Option<&Value>) {
+        let history = &mut self.history;
+        history.changes.push_back(Change {
+            rv: self.resource_version,
+            t,
+            kind,
+            obj: Arc::new(obj.clone()),
+            old: old.map(|o| Arc::new(o.clone())),
+        });
+        while history.changes.len() > HISTORY_LIMIT {
+            if let Some(dropped) = history.changes.pop_front() {
+                history.compacted = dropped.rv;
+            }
+        }
+        self.changes.send_replace(self.resource_version);
+    }
+
+    /// A receiver that changes on every write.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    /// Forgets the watch history: a watch from any earlier resourceVersion answers 410.
+    pub fn compact(&mut self) {
+        self.history.changes.clear();
+        self.history.compacted = self.resource_version;
+    }
+
+    /// The changes of type `t` after resourceVersion `after`, or `Err(oldest)` when the history
+    /// no longer reaches back that far.
+    pub fn changes_since(&self, t: TypeId, after: u64) -> Result<Vec<Change>, u64> {
+        let history = &self.history;
+        if after < history.compacted {
+            return Err(history.compacted);
+        }
+        let start = history.changes.partition_point(|c| c.rv <= after);
+        Ok(history
+            .changes
+            .iter()
+            .skip(start)
+            .filter(|c| c.t == t)
+            .cloned()
+            .collect())
+    }
+
+    /// Objects of a type in a namespace (or all namespaces) matching both selectors.
+    pub fn matching(
+        &self,
+        t: TypeId,
+        ns: Option<&str>,
+        labels: &Selector,
+        fields: &Selector,
+    ) -> Vec<Value> {
+        self.items(t, ns)
+            .into_iter()
+            .filter(|o| labels.matches_labels(o) && fields.matches_fields(o))
+            .collect()
+    }
+
     /// One object.
     pub fn get(&self, t: TypeId, ns: &str, name: &str) -> Result<Value, ApiError> {
         self.objects
@@ -167,11 +273,7 @@ impl Store {
     /// The list object answered to a LIST request.
     pub fn list(&self, t: TypeId, ns: Option<&str>, labels: &Selector, fields: &Selector) -> Value {
         let rt = TYPES[t];
-        let items: Vec<Value> = self
-            .items(t, ns)
-            .into_iter()
-            .filter(|o| labels.matches_labels(o) && fields.matches_fields(o))
-            .collect();
+        let items = self.matching(t, ns, labels, fields);
         json!({
             "kind": rt.list_kind(),
             "apiVersion": rt.api_version(),
@@ -246,8 +348,21 @@ impl Store {
         &mut self,
         t: TypeId,
         ns: &str,
+        body: Value,
+        from_api: bool,
+    ) -> Result<Value, ApiError> {
+        self.create_replacing(t, ns, body, from_api, None)
+    }
+
+    /// [`Store::create`]; `replaced` is the object a fixture upsert took away (then watches
+    /// see a modification).
+    fn create_replacing(
+        &mut self,
+        t: TypeId,
+        ns: &str,
         mut body: Value,
         from_api: bool,
+        replaced: Option<Value>,
     ) -> Result<Value, ApiError> {
         let rt = TYPES[t];
         Self::normalize(t, ns, &mut body, None)?;
@@ -293,6 +408,10 @@ impl Store {
                 obj: body.clone(),
             },
         );
+        match &replaced {
+            Some(old) => self.record(t, ChangeKind::Modified, &body, Some(old)),
+            None => self.record(t, ChangeKind::Added, &body, None),
+        }
         Ok(body)
     }
 
@@ -306,7 +425,8 @@ impl Store {
             ns
         };
         let name = meta_str(&body, "name").to_string();
-        if let Some(old) = self.objects.remove(&Self::key(t, &ns, &name)) {
+        let old = self.objects.remove(&Self::key(t, &ns, &name));
+        if let Some(old) = &old {
             let meta = metadata_mut(&mut body);
             if !meta.contains_key("uid")
                 && let Some(uid) = old.obj.get("metadata").and_then(|m| m.get("uid"))
@@ -314,7 +434,16 @@ impl Store {
                 meta.insert("uid".into(), uid.clone());
             }
         }
-        self.create(t, &ns, body, false)
+        let key = Self::key(t, &ns, &name);
+        let result =
+            self.create_replacing(t, &ns, body, false, old.as_ref().map(|e| e.obj.clone()));
+        // A rejected fixture leaves the old object in place.
+        if result.is_err()
+            && let Some(old) = old
+        {
+            self.objects.insert(key, old);
+        }
+        result
     }
 
     /// PUT: replaces an object or its status, with the optimistic-concurrency check.
@@ -391,6 +520,7 @@ impl Store {
                 obj: new.clone(),
             },
         );
+        self.record(t, ChangeKind::Modified, &new, Some(&old.obj));
         Ok(new)
     }
 
@@ -470,9 +600,16 @@ impl Store {
                 ));
             }
         }
-        self.bump();
-        let removed = self.objects.remove(&key).map(|e| e.obj);
-        removed.ok_or_else(|| ApiError::not_found(rt, name))
+        let rv = self.bump();
+        let removed = match self.objects.remove(&key) {
+            Some(e) => e.obj,
+            None => return Err(ApiError::not_found(rt, name)),
+        };
+        // Watches see the last state with the deletion's resourceVersion.
+        let mut last = removed.clone();
+        metadata_mut(&mut last).insert("resourceVersion".into(), json!(rv));
+        self.record(t, ChangeKind::Deleted, &last, None);
+        Ok(removed)
     }
 
     /// Every object, grouped as `{"<apiVersion> <kind>": [objects...]}` for dumps.
@@ -646,6 +783,41 @@ mod tests {
             s.delete(POD_TYPE, "default", "a", None).unwrap_err().code,
             404
         );
+    }
+
+    #[test]
+    fn the_watch_history_is_bounded_and_compactable() {
+        let mut s = Store::default();
+        s.upsert(POD_TYPE, pod("a")).unwrap();
+        s.upsert(POD_TYPE, pod("a")).unwrap();
+        s.upsert(NAD_TYPE, json!({"metadata": {"name": "n"}}))
+            .unwrap();
+        s.delete(POD_TYPE, "default", "a", None).unwrap();
+        let kinds: Vec<(u64, ChangeKind)> = s
+            .changes_since(POD_TYPE, 0)
+            .unwrap()
+            .iter()
+            .map(|c| (c.rv, c.kind))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                (1, ChangeKind::Added),
+                (2, ChangeKind::Modified),
+                (4, ChangeKind::Deleted)
+            ]
+        );
+        assert_eq!(s.changes_since(POD_TYPE, 2).unwrap().len(), 1);
+        s.compact();
+        assert_eq!(s.changes_since(POD_TYPE, 3).unwrap_err(), 4);
+        assert!(s.changes_since(POD_TYPE, 4).unwrap().is_empty());
+        for _ in 0..HISTORY_LIMIT + 5 {
+            s.upsert(POD_TYPE, pod("b")).unwrap();
+        }
+        // rv 5..=10009: the oldest five are dropped, so the history starts after 9.
+        let len = |after| s.changes_since(POD_TYPE, after).map(|c| c.len());
+        assert_eq!(len(8), Err(9));
+        assert_eq!(len(9), Ok(HISTORY_LIMIT));
     }
 
     #[test]

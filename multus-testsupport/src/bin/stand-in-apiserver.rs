@@ -40,6 +40,7 @@ CONTROL ENDPOINTS (not logged, never faulted):
     POST   /_control/delay?ms=N[&path=PATTERN]   delay answers (0 removes)
     POST   /_control/down?ms=N             refuse connections for N ms (starting ~20 ms later)
     POST   /_control/reset                 remove every fault and delay
+    POST   /_control/compact               forget the watch history (older watches get 410)
     POST   /_control/load                  load the manifests of the body
 ";
 
