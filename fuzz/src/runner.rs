@@ -142,16 +142,16 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, String> {
 }
 
 /// A hash of an outcome with the input-specific parts left out (quoted
-/// text, digits, and words that occur in the input, as in upstream's
-/// `more than one default network is specified: a,b`), so that "the same
-/// error about other bytes" counts once.
+/// text, digits, words that occur in the input, as in upstream's
+/// `more than one default network is specified: a,b`, and words that are
+/// not prose), so that "the same error about other bytes" counts once.
 fn outcome_key(outcome: &str, input: &[u8]) -> u64 {
     let mut kept = String::with_capacity(128);
     // The quote character that opened the quoted part we are in, if any.
     let mut quote: Option<char> = None;
     let mut escaped = false;
     for c in outcome.chars() {
-        if kept.len() >= 200 {
+        if kept.len() >= 1000 {
             break;
         }
         match quote {
@@ -165,13 +165,18 @@ fn outcome_key(outcome: &str, input: &[u8]) -> u64 {
     }
     let input = String::from_utf8_lossy(input);
     let mut h = fnv1a(b"");
-    for word in kept.split_whitespace() {
+    for word in kept.split_whitespace().take(40) {
         let bare =
             word.trim_matches(|c: char| matches!(c, ':' | ',' | '(' | ')' | '[' | ']' | '.'));
-        if bare.is_empty() || input.contains(bare) {
+        let letters: Vec<u8> = bare.bytes().filter(|b| !b.is_ascii_digit()).collect();
+        // Prose words only: anything else is input echoed back unquoted.
+        let prose = letters.iter().any(u8::is_ascii_alphabetic)
+            && letters.iter().all(|b| {
+                b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'[' | b']')
+            });
+        if !prose || input.contains(bare) {
             continue;
         }
-        let letters: Vec<u8> = bare.bytes().filter(|b| !b.is_ascii_digit()).collect();
         h = (h ^ fnv1a(&letters)).wrapping_mul(0x0000_0100_0000_01b3);
     }
     h
@@ -252,6 +257,7 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
     if pool.is_empty() {
         pool.push(Vec::new());
     }
+    let seeds_len = pool.len();
 
     let mut rng = Rng::new(opts.seed ^ fnv1a(target.name.as_bytes()));
     let mut mutated: u64 = 0;
@@ -268,9 +274,15 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         mutate::mutate(&mut rng, &mut input, &pool[other], &tokens, opts.max_len);
         mutated += 1;
         match check(&input, &mut report) {
-            Ok(true) if pool.len() < POOL_CAP => {
+            Ok(true) => {
                 report.discovered += 1;
-                pool.push(input);
+                if pool.len() < POOL_CAP {
+                    pool.push(input);
+                } else if pool.len() > seeds_len {
+                    // Full: replace a discovered input, never a seed.
+                    let slot = seeds_len + rng.below(pool.len() - seeds_len);
+                    pool[slot] = input;
+                }
             }
             Ok(_) => {}
             Err(message) => {
