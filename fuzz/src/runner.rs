@@ -8,7 +8,7 @@
 //! is a rough stand-in for "reached new code".
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::PathBuf;
@@ -24,6 +24,12 @@ use crate::targets::Target;
 
 /// Largest in-memory corpus (seeds plus discovered inputs).
 const POOL_CAP: usize = 4096;
+/// Words of an outcome that make its kind (see [`Outcomes`]).
+const KIND_WORDS: usize = 4;
+/// Words of an outcome that make its detail.
+const DETAIL_WORDS: usize = 16;
+/// Details kept per kind.
+const DETAILS_PER_KIND: usize = 64;
 /// Stack of the worker thread: deep but bounded recursion in a parser must
 /// not look like a crash of the fuzzer.
 const WORKER_STACK: usize = 64 << 20;
@@ -141,11 +147,11 @@ pub fn run_one(target: &Target, input: &[u8]) -> Result<String, String> {
     })
 }
 
-/// A hash of an outcome with the input-specific parts left out (quoted
-/// text, digits, words that occur in the input, as in upstream's
-/// `more than one default network is specified: a,b`, and words that are
-/// not prose), so that "the same error about other bytes" counts once.
-fn outcome_key(outcome: &str, input: &[u8]) -> u64 {
+/// The prose words of an outcome, without its input-specific parts:
+/// quoted text, digits and words that are not prose (input echoed back
+/// unquoted, as in upstream's `more than one default network is
+/// specified: a,b`).
+fn outcome_words(outcome: &str) -> Vec<Vec<u8>> {
     let mut kept = String::with_capacity(128);
     // The quote character that opened the quoted part we are in, if any.
     let mut quote: Option<char> = None;
@@ -163,23 +169,49 @@ fn outcome_key(outcome: &str, input: &[u8]) -> u64 {
             None => kept.push(c),
         }
     }
-    let input = String::from_utf8_lossy(input);
-    let mut h = fnv1a(b"");
-    for word in kept.split_whitespace().take(40) {
-        let bare =
-            word.trim_matches(|c: char| matches!(c, ':' | ',' | '(' | ')' | '[' | ']' | '.'));
-        let letters: Vec<u8> = bare.bytes().filter(|b| !b.is_ascii_digit()).collect();
-        // Prose words only: anything else is input echoed back unquoted.
-        let prose = letters.iter().any(u8::is_ascii_alphabetic)
-            && letters.iter().all(|b| {
-                b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'[' | b']')
-            });
-        if !prose || input.contains(bare) {
-            continue;
+    kept.split_whitespace()
+        .filter_map(|word| {
+            let bare =
+                word.trim_matches(|c: char| matches!(c, ':' | ',' | '(' | ')' | '[' | ']' | '.'));
+            let letters: Vec<u8> = bare.bytes().filter(|b| !b.is_ascii_digit()).collect();
+            let prose = letters.iter().any(u8::is_ascii_alphabetic)
+                && letters.iter().all(|b| {
+                    b.is_ascii_alphabetic() || matches!(b, b'-' | b'_' | b'.' | b'/' | b'[' | b']')
+                });
+            prose.then_some(letters)
+        })
+        .collect()
+}
+
+/// The outcomes seen so far, as keys: an outcome's kind (its first
+/// [`KIND_WORDS`] prose words) and its detail (the first [`DETAIL_WORDS`]).
+/// A kind keeps at most [`DETAILS_PER_KIND`] details: the fixed part of a
+/// message comes first, and whatever input it echoes later must not make
+/// every input look new.
+#[derive(Debug, Default)]
+struct Outcomes {
+    kinds: HashMap<u64, HashSet<u64>>,
+    total: usize,
+}
+
+impl Outcomes {
+    /// Records `outcome`; true when it counts as new.
+    fn insert(&mut self, outcome: &str) -> bool {
+        let (mut kind, mut detail) = (fnv1a(b""), fnv1a(b""));
+        for (i, word) in outcome_words(outcome).iter().take(DETAIL_WORDS).enumerate() {
+            let h = fnv1a(word);
+            if i < KIND_WORDS {
+                kind = (kind ^ h).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            detail = (detail ^ h).wrapping_mul(0x0000_0100_0000_01b3);
         }
-        h = (h ^ fnv1a(&letters)).wrapping_mul(0x0000_0100_0000_01b3);
+        let details = self.kinds.entry(kind).or_default();
+        if details.len() >= DETAILS_PER_KIND || !details.insert(detail) {
+            return false;
+        }
+        self.total += 1;
+        true
     }
-    h
 }
 
 /// Writes a crashing input to `artifacts/<target>/crash-<hash>`.
@@ -218,7 +250,7 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         slowest: (Duration::ZERO, 0),
         crash: None,
     };
-    let mut seen = HashSet::new();
+    let mut seen = Outcomes::default();
     let mut pool: Vec<Vec<u8>> = Vec::with_capacity(seeds.len());
     let tokens: Vec<&[u8]> = COMMON_TOKENS
         .iter()
@@ -234,7 +266,7 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         if took > report.slowest.0 {
             report.slowest = (took, input.len());
         }
-        result.map(|outcome| seen.insert(outcome_key(&outcome, input)))
+        result.map(|outcome| seen.insert(&outcome))
     };
 
     for seed in seeds {
@@ -295,7 +327,7 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
             }
         }
     }
-    report.outcomes = seen.len();
+    report.outcomes = seen.total;
     report.elapsed = start.elapsed();
     report
 }
@@ -304,34 +336,48 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
 mod tests {
     use super::*;
 
+    fn words(outcome: &str) -> Vec<String> {
+        outcome_words(outcome)
+            .into_iter()
+            .map(|w| String::from_utf8(w).unwrap())
+            .collect()
+    }
+
     #[test]
-    fn outcome_key_ignores_quoted_text_and_digits() {
+    fn outcome_words_leave_out_quoted_text_digits_and_echoed_input() {
         assert_eq!(
-            outcome_key(r#"err:invalid pair "a=b=c" at line 1 column 7"#, b""),
-            outcome_key(r#"err:invalid pair "x" at line 3 column 12"#, b"")
-        );
-        assert_eq!(
-            outcome_key(r#"err:invalid type: string "a`b'c", expected a map"#, b""),
-            outcome_key(r#"err:invalid type: string "", expected a map"#, b"")
+            words(r#"err: Json: invalid pair "a=b=c" at line 1 column 7"#),
+            ["err", "Json", "invalid", "pair", "at", "line", "column"]
         );
         assert_eq!(
-            outcome_key("err:mismatch @ 'a\"b' (item 1)", b""),
-            outcome_key("err:mismatch @ 'x' (item 2)", b"")
+            words(r#"err:invalid type: string "a`b'c", expected a map"#),
+            words(r#"err:invalid type: string "", expected a map"#)
         );
+        assert_eq!(words("mismatch @ 'a\"b' (item 1)"), ["mismatch", "item"]);
         assert_eq!(
-            outcome_key(
-                "err:more than one default network is specified: a,b",
-                b"a,b"
-            ),
-            outcome_key(
-                "err:more than one default network is specified: c,d",
-                b"c,d"
-            )
+            words("more than one default network is specified: a,b"),
+            words("more than one default network is specified: c,d")
         );
-        assert_ne!(
-            outcome_key("err:invalid pair", b""),
-            outcome_key("err:unknown key", b"")
-        );
+    }
+
+    #[test]
+    fn a_kind_keeps_a_bounded_number_of_details() {
+        let mut seen = Outcomes::default();
+        assert!(seen.insert("err: Json: failed to parse: x"));
+        assert!(!seen.insert("err: Json: failed to parse: x"));
+        assert!(seen.insert("err: Json: unknown field"));
+        let new = (0..200)
+            .filter(|i| {
+                let echo: String = (0..8)
+                    .map(|b| if i >> b & 1 == 1 { 'a' } else { 'b' })
+                    .collect();
+                seen.insert(&format!(
+                    "err: MoreThanOne: more than one default network: {echo}"
+                ))
+            })
+            .count();
+        assert_eq!(new, DETAILS_PER_KIND);
+        assert_eq!(seen.total, 2 + DETAILS_PER_KIND);
     }
 
     fn boom(input: &[u8]) -> String {

@@ -98,8 +98,15 @@ fn is_json_form(value: &str) -> bool {
     value.contains(['[', '{', '"'])
 }
 
-fn err(e: impl std::fmt::Display) -> String {
-    format!("err:{e}")
+/// An error outcome: the error's variant (which the message does not always
+/// tell) and its message.
+fn err(e: impl std::fmt::Display + std::fmt::Debug) -> String {
+    let debug = format!("{e:?}");
+    let variant = debug
+        .split(|c: char| !c.is_alphanumeric() && c != '_')
+        .next()
+        .unwrap_or_default();
+    format!("err: {variant}: {e}")
 }
 
 fn networks(input: &[u8]) -> String {
