@@ -129,10 +129,8 @@ fn run(cli: &Cli) -> Result<bool, Error> {
     for t in selected {
         let report = runner::run(t, &opts)?;
         print_report(&report);
-        if report.crash.is_some() {
-            clean = false;
-            break;
-        }
+        // The other targets still run: one finding does not hide the next.
+        clean &= report.crash.is_none();
     }
     Ok(clean)
 }
