@@ -142,11 +142,12 @@ fn print_report(r: &Report) {
         String::new()
     };
     println!(
-        "{}: {} inputs in {:.1} s ({:.0}/s), corpus {} seeds + {} found{known}, {} outcomes, slowest {:.2} ms ({} bytes): {}",
+        "{}: {} inputs in {:.1} s ({:.0}/s, {:.1}% accepted), corpus {} seeds + {} found{known}, {} outcomes, slowest {:.2} ms ({} bytes): {}",
         r.target,
         r.inputs,
         r.elapsed.as_secs_f64(),
         r.rate(),
+        100.0 * r.accepted as f64 / r.inputs.max(1) as f64,
         r.seeds,
         r.discovered,
         r.outcomes,

@@ -94,6 +94,8 @@ pub struct Report {
     pub outcomes: usize,
     /// Inputs run, corpus replay included.
     pub inputs: u64,
+    /// Inputs the parser accepted (outcome `ok...`).
+    pub accepted: u64,
     /// Wall time of the run.
     pub elapsed: Duration,
     /// The slowest input's time and length.
@@ -246,6 +248,7 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         discovered: 0,
         outcomes: 0,
         inputs: 0,
+        accepted: 0,
         elapsed: Duration::ZERO,
         slowest: (Duration::ZERO, 0),
         crash: None,
@@ -266,7 +269,10 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         if took > report.slowest.0 {
             report.slowest = (took, input.len());
         }
-        result.map(|outcome| seen.insert(&outcome))
+        result.map(|outcome| {
+            report.accepted += u64::from(outcome.starts_with("ok"));
+            seen.insert(&outcome)
+        })
     };
 
     for seed in seeds {

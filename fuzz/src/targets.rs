@@ -48,7 +48,7 @@ pub const TARGETS: &[Target] = &[
     },
     Target {
         name: "multus-conf",
-        about: "the multus config file: MultusConf::from_bytes, then effective_json and effective_global_namespaces",
+        about: "the multus config file: MultusConf::from_bytes, then effective_json and effective_global_namespaces; the effective config (what parse-config prints) loads again to the same effective config",
         tokens: dict::CONF_TOKENS,
         run: multus_conf,
     },
@@ -178,11 +178,25 @@ fn multus_conf(input: &[u8]) -> String {
         Ok(c) => c,
         Err(e) => return err(e),
     };
+    // What `parse-config` prints must itself load, to the same effective
+    // config (the defaults are filled in once and stay).
     let effective = conf.effective_json();
-    assert!(
-        effective.is_object(),
-        "invariant violated: effective_json is not an object"
-    );
+    let bytes = match serde_json::to_vec(&effective) {
+        Ok(b) => b,
+        Err(e) => panic!("invariant violated: effective_json does not serialize: {e}"),
+    };
+    match MultusConf::from_bytes(&bytes) {
+        Ok(again) => {
+            let twice = again.effective_json();
+            assert!(
+                same_json(&twice, &effective),
+                "invariant violated: the effective config changes when loaded again:\n  once:  {effective}\n  twice: {twice}"
+            );
+        }
+        Err(e) => panic!(
+            "invariant violated: the effective config does not load: {e}\n  json: {effective}"
+        ),
+    }
     let globals = conf.effective_global_namespaces();
     assert!(
         !globals.is_empty(),
@@ -269,8 +283,10 @@ fn list_view(l: &NetConfList) -> Value {
 
 fn delegate(input: &[u8]) -> String {
     let mut outcome = String::new();
+    let mut accepted = false;
     match DelegateConf::from_bytes(input) {
         Ok(d) => {
+            accepted = true;
             let _ = (d.name(), d.cni_version_str());
             reparse(
                 "DelegateConf",
@@ -288,6 +304,7 @@ fn delegate(input: &[u8]) -> String {
     }
     match NetConf::from_bytes(input) {
         Ok(c) => {
+            accepted = true;
             let _ = (c.plugin_type(), c.name(), c.capabilities());
             let version = c.cni_version();
             reparse("NetConf", &c, c.as_map(), NetConf::from_bytes, conf_view);
@@ -298,6 +315,7 @@ fn delegate(input: &[u8]) -> String {
     }
     match NetConfList::from_bytes(input) {
         Ok(l) => {
+            accepted = true;
             let _ = (
                 l.name(),
                 l.cni_version_str(),
@@ -324,7 +342,8 @@ fn delegate(input: &[u8]) -> String {
         }
         Err(e) => outcome.push_str(&format!("l:{e}")),
     }
-    outcome
+    let verdict = if accepted { "ok" } else { "err" };
+    format!("{verdict};{outcome}")
 }
 
 /// Checks that `result` written as JSON reads back as itself when parsed
