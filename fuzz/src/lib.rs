@@ -7,6 +7,7 @@
 //! * [`corpus`]: the committed seeds under `fuzz/corpus/<target>/`;
 //! * [`mutate`]: the mutations (byte edits, chunk duplication, splicing,
 //!   dictionary tokens);
+//! * [`structured`]: JSON-aware mutations (edit one node, write it back);
 //! * [`runner`]: replay, the fuzz loop under `catch_unwind`, crash artifacts;
 //! * [`rng`]: the deterministic generator behind `--seed`.
 //!
@@ -21,6 +22,7 @@ mod error;
 pub mod mutate;
 pub mod rng;
 pub mod runner;
+pub mod structured;
 pub mod targets;
 
 pub use error::Error;

@@ -34,8 +34,21 @@ const NUMBERS: &[&str] = &[
 
 /// Mutates `input` in place with one to a few stacked edits. `other` is a
 /// second corpus entry for splicing; `tokens` the target's dictionary.
-/// The result is at most `max_len` bytes.
-pub fn mutate(rng: &mut Rng, input: &mut Vec<u8>, other: &[u8], tokens: &[&[u8]], max_len: usize) {
+/// With `json`, a third of the mutations of JSON inputs edit one node of
+/// the document instead (see [`crate::structured`]). The result is at most
+/// `max_len` bytes.
+pub fn mutate(
+    rng: &mut Rng,
+    input: &mut Vec<u8>,
+    other: &[u8],
+    tokens: &[&[u8]],
+    json: bool,
+    max_len: usize,
+) {
+    if json && rng.one_in(3) && crate::structured::mutate_json(rng, input, other, tokens) {
+        input.truncate(max_len);
+        return;
+    }
     // Mostly few edits (small steps find parser edge cases), sometimes a burst.
     let edits = if rng.one_in(8) {
         2 + rng.below(14)
@@ -179,7 +192,7 @@ mod tests {
             let mut out = Vec::new();
             for _ in 0..200 {
                 let mut input = b"{\"cniVersion\":\"1.0.0\"}".to_vec();
-                mutate(&mut rng, &mut input, b"other", &tokens, 40);
+                mutate(&mut rng, &mut input, b"other", &tokens, true, 40);
                 assert!(input.len() <= 40);
                 out.push(input);
             }
@@ -195,7 +208,7 @@ mod tests {
         let tokens: Vec<&[u8]> = vec![b"x"];
         let grew = (0..50).any(|_| {
             let mut input = Vec::new();
-            mutate(&mut rng, &mut input, b"", &tokens, 100);
+            mutate(&mut rng, &mut input, b"", &tokens, false, 100);
             !input.is_empty()
         });
         assert!(grew);

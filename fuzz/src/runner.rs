@@ -309,7 +309,14 @@ fn fuzz(target: &'static Target, opts: &Options, seeds: Vec<Seed>) -> Report {
         let base = rng.below(pool.len());
         let other = rng.below(pool.len());
         let mut input = pool[base].clone();
-        mutate::mutate(&mut rng, &mut input, &pool[other], &tokens, opts.max_len);
+        mutate::mutate(
+            &mut rng,
+            &mut input,
+            &pool[other],
+            &tokens,
+            target.json,
+            opts.max_len,
+        );
         mutated += 1;
         match check(&input, &mut report) {
             Ok(true) => {
@@ -397,6 +404,7 @@ mod tests {
             name: "boom",
             about: "test",
             tokens: &[],
+            json: false,
             run: boom,
         };
         assert_eq!(run_one(&target, b"fine"), Ok("ok".to_owned()));

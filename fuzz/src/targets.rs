@@ -28,6 +28,8 @@ pub struct Target {
     pub about: &'static str,
     /// Dictionary tokens added to [`crate::dict::COMMON_TOKENS`].
     pub tokens: &'static [&'static str],
+    /// Whether inputs are JSON, so that JSON-aware mutations apply.
+    pub json: bool,
     /// Runs one input; returns an outcome description, panics on a finding.
     pub run: fn(&[u8]) -> String,
 }
@@ -38,48 +40,56 @@ pub const TARGETS: &[Target] = &[
         name: "networks",
         about: "k8s.v1.cni.cncf.io/networks (comma and JSON form): parse_networks; accepted values render back (comma form via Display, JSON form via serde) and reparse to the same elements",
         tokens: dict::NETWORKS_TOKENS,
+        json: true,
         run: networks,
     },
     Target {
         name: "default-network",
         about: "v1.multus-cni.io/default-network: parse_default_network; an accepted value is exactly what parse_networks gives as its only element",
         tokens: dict::NETWORKS_TOKENS,
+        json: true,
         run: default_network,
     },
     Target {
         name: "multus-conf",
         about: "the multus config file: MultusConf::from_bytes, then effective_json and effective_global_namespaces; the effective config (what parse-config prints) loads again to the same effective config",
         tokens: dict::CONF_TOKENS,
+        json: true,
         run: multus_conf,
     },
     Target {
         name: "delegate",
         about: "delegate configs and conflists: DelegateConf, NetConf and NetConfList::from_bytes with their accessors; an accepted config reparses from its own JSON to the same value",
         tokens: dict::CONF_TOKENS,
+        json: true,
         run: delegate,
     },
     Target {
         name: "cni-result",
         about: "CNI results of every version: CniResult::parse, convert_to every version, to_v1, NetworkStatus::from_result; every result (parsed or converted) reparses from its JSON to the same value, and the network-status built from it renders and reparses to the same entries",
         tokens: dict::RESULT_TOKENS,
+        json: true,
         run: cni_result,
     },
     Target {
         name: "network-status",
         about: "k8s.v1.cni.cncf.io/network-status: parse_network_status; accepted entries render (render_network_status) and reparse to the same entries, and rendering is stable",
         tokens: dict::STATUS_TOKENS,
+        json: true,
         run: network_status,
     },
     Target {
         name: "cni-args",
         about: "CNI_ARGS: CniArgs::parse, k8s(), ignore_unknown(); accepted args render (Display) and reparse to the same pairs",
         tokens: dict::ARGS_TOKENS,
+        json: false,
         run: cni_args,
     },
     Target {
         name: "kubeconfig",
         about: "the multus kubeconfig as kube reads it: kube::config::Kubeconfig::from_yaml (no invariant, no panic only)",
         tokens: dict::KUBECONFIG_TOKENS,
+        json: false,
         run: kubeconfig,
     },
 ];
