@@ -25,6 +25,9 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// No target was named.
+    #[error("name a target, or `all` (`--list` shows the targets)")]
+    NoTarget,
     /// No target has this name.
     #[error("unknown target {name:?} (`--list` shows the targets)")]
     UnknownTarget {

@@ -75,9 +75,7 @@ fn main() -> ExitCode {
 /// Ok(true) when nothing was found.
 fn run(cli: &Cli) -> Result<bool, Error> {
     let Some(name) = cli.target.as_deref() else {
-        return Err(Error::UnknownTarget {
-            name: String::new(),
-        });
+        return Err(Error::NoTarget);
     };
     let selected: Vec<&'static Target> = if name == "all" {
         TARGETS.iter().collect()

@@ -3,9 +3,10 @@
 //!
 //! There is no coverage instrumentation (stable Rust, no cargo-fuzz).
 //! Instead a mutated input joins the in-memory corpus when it produces an
-//! outcome not seen before (an error message with its quoted parts and
-//! digits removed, or the target's description of what it accepted), which
-//! is a rough stand-in for "reached new code".
+//! outcome not seen before (the error's variant and message with the
+//! input-specific parts removed, or the target's description of what it
+//! accepted; see `Outcomes`), which is a rough stand-in for "reached new
+//! code".
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, HashSet};
