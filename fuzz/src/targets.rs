@@ -154,7 +154,7 @@ fn networks(input: &[u8]) -> String {
             again == elements
                 || matches!(
                     (serde_json::to_value(&again), serde_json::to_value(&elements)),
-                    (Ok(a), Ok(b)) if same_json(&a, &b)
+                    (Ok(a), Ok(b)) if a == b
                 ),
             "invariant violated: {form} form does not round-trip:\n  input:    {value:?}\n  rendered: {rendered:?}\n  first:    {elements:?}\n  again:    {again:?}"
         ),
@@ -199,7 +199,7 @@ fn multus_conf(input: &[u8]) -> String {
         Ok(again) => {
             let twice = again.effective_json();
             assert!(
-                same_json(&twice, &effective),
+                twice == effective,
                 "invariant violated: the effective config changes when loaded again:\n  once:  {effective}\n  twice: {twice}"
             );
         }
@@ -222,31 +222,6 @@ fn multus_conf(input: &[u8]) -> String {
     )
 }
 
-/// JSON equality where floating-point numbers may differ in their last
-/// bits: serde_json (without its `float_roundtrip` feature) can read a
-/// 17-digit decimal one ULP away from the nearest double, so a float that
-/// is written and read again may move by an ULP. Everything else must match.
-fn same_json(a: &Value, b: &Value) -> bool {
-    match (a, b) {
-        (Value::Number(x), Value::Number(y)) if x.is_f64() || y.is_f64() => {
-            match (x.as_f64(), y.as_f64()) {
-                (Some(x), Some(y)) => (x - y).abs() <= 4.0 * f64::EPSILON * x.abs().max(y.abs()),
-                _ => false,
-            }
-        }
-        (Value::Array(x), Value::Array(y)) => {
-            x.len() == y.len() && x.iter().zip(y).all(|(a, b)| same_json(a, b))
-        }
-        (Value::Object(x), Value::Object(y)) => {
-            x.len() == y.len()
-                && x.iter()
-                    .zip(y)
-                    .all(|((ka, va), (kb, vb))| ka == kb && same_json(va, vb))
-        }
-        _ => a == b,
-    }
-}
-
 /// Checks that a config written from its own map reads back as the same
 /// config; `view` gives what must match, as JSON.
 fn reparse<T: std::fmt::Debug>(
@@ -262,7 +237,7 @@ fn reparse<T: std::fmt::Debug>(
     };
     match parse(&bytes) {
         Ok(again) => assert!(
-            same_json(&view(&again), &view(original)),
+            view(&again) == view(original),
             "invariant violated: {what} does not reparse to itself:\n  first: {original:?}\n  again: {again:?}"
         ),
         Err(e) => panic!(
