@@ -727,3 +727,78 @@ fn config_manager_seam_with_auto() {
     assert_eq!(code, 2);
     assert_eq!(manager.calls.lock().unwrap().last().unwrap(), "stop");
 }
+
+/// Pods and NADs come from the daemon's informer caches: both are watched,
+/// a NAD created after the daemon started is used without a restart, and
+/// an ADD of a pod and NAD already in the caches makes no GET of either.
+#[test]
+fn lookups_come_from_the_informer_caches() {
+    let Some(fx) = Fixture::new() else { return };
+    let mut d = start(&fx, json!({}));
+    let watches = |plural: &str| {
+        fx.server
+            .requests_matching("GET", &format!("/api*/**/{plural}"))
+            .into_iter()
+            .chain(
+                fx.server
+                    .requests_matching("GET", &format!("/apis/*/*/{plural}")),
+            )
+            .chain(
+                fx.server
+                    .requests_matching("GET", &format!("/api/v1/{plural}")),
+            )
+            .filter(|r| r.query.contains("watch=true"))
+            .count()
+    };
+    // The caches are started and watching before the first request.
+    let start = std::time::Instant::now();
+    while (watches("pods") == 0 || watches("network-attachment-definitions") == 0)
+        && start.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(watches("pods") > 0, "{:?}", fx.server.requests());
+    assert!(watches("network-attachment-definitions") > 0);
+
+    // Created after start: seen through the watch.
+    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
+    let pod = fx.insert_simple_pod("cached", "macvlan-conf-1");
+    std::thread::sleep(Duration::from_millis(500));
+    fx.server.clear_requests();
+    let a = cni(&d, &fx, "ADD", &pod);
+    assert_status(&a, 200);
+    assert_attached(
+        &fx,
+        &pod,
+        &[MASTER, macvlan_conf_1("net1", "default/macvlan-conf-1")],
+    );
+    // Up to the network-status write (which reads the pod fresh for its update).
+    let object_gets: Vec<String> = fx
+        .server
+        .requests()
+        .into_iter()
+        .take_while(|r| {
+            !r.is("GET", "/api/v1/namespaces/default/pods/cached") || !status_follows(&fx, r.id)
+        })
+        .filter(|r| r.method == "GET" && !r.query.contains("watch=true"))
+        .filter(|r| r.path.ends_with("/pods/cached") || r.path.ends_with("/macvlan-conf-1"))
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(
+        object_gets,
+        Vec::<String>::new(),
+        "lookups missed the caches"
+    );
+    assert_status(&cni(&d, &fx, "DEL", &pod), 200);
+    fx.assert_nothing_left(&[]);
+    d.stop();
+}
+
+/// Whether the request after `id` is the network-status PUT (the write's own GET).
+fn status_follows(fx: &Fixture, id: u64) -> bool {
+    fx.server
+        .requests()
+        .into_iter()
+        .find(|r| r.id > id && !r.query.contains("watch=true") && !r.path.ends_with("/events"))
+        .is_some_and(|r| r.is("PUT", "/api/v1/namespaces/*/pods/*/status"))
+}

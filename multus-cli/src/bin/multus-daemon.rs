@@ -89,10 +89,14 @@ fn main() -> ExitCode {
         multus_cli::error!("{e}");
         ExitCode::from(e.exit_code())
     };
-    let config = match DaemonConfig::load(&config_path) {
+    let mut config = match DaemonConfig::load(&config_path) {
         Ok(c) => c,
         Err(e) => return fail(e),
     };
+    // The DaemonSet sets it from spec.nodeName: the pod cache then holds only this node's pods.
+    config.node_name = std::env::var("MULTUS_NODE_NAME")
+        .ok()
+        .filter(|n| !n.is_empty());
     daemon::configure_logging(&config, &config_path);
     if let Err(e) = daemon::require_root() {
         return fail(e);

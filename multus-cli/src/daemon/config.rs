@@ -178,6 +178,10 @@ pub struct DaemonConfig {
     pub generator: GeneratorConfig,
     /// The file's top-level object: overlaid onto every request's config.
     pub overlay: Map<String, Value>,
+    /// The node this daemon serves (not a file key: the binary reads
+    /// `MULTUS_NODE_NAME`, set from `spec.nodeName` in the DaemonSet). When
+    /// set, the pod cache holds only this node's pods.
+    pub node_name: Option<String>,
 }
 
 impl DaemonConfig {
@@ -244,6 +248,7 @@ impl DaemonConfig {
             per_node_certificate: raw.per_node_certificate,
             generator,
             overlay,
+            node_name: None,
         };
         // The multus keys must load as for a request (`/delegate` uses them).
         config.delegate_settings()?;

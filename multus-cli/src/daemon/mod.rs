@@ -228,9 +228,33 @@ pub async fn run<M: ConfigManager>(
     let client = multus_k8s::client::client_for_conf(&settings)
         .await
         .map_err(|e| DaemonError::Kubernetes(e.to_string()))?;
+    // Pods of this node and every NAD come from informer caches, as
+    // upstream's daemon: a NAD created after start-up is seen without a
+    // restart, and a request costs no GET when the caches have the objects.
+    let informers = match &client {
+        Some(client) => {
+            let (informers, report) = multus_k8s::informers::Informers::start(
+                client.clone(),
+                config.node_name.as_deref(),
+                multus_k8s::informers::DEFAULT_SYNC_TIMEOUT,
+            )
+            .await;
+            if !report.all_synced() {
+                warning!(
+                    "informer caches not synced after {:?} (pods: {}, NADs: {}); going on, lookups fall back to live reads",
+                    multus_k8s::informers::DEFAULT_SYNC_TIMEOUT,
+                    report.pods_synced,
+                    report.nads_synced
+                );
+            }
+            Some(Arc::new(informers))
+        }
+        None => None,
+    };
     let mut options = Options::thin()
         .with_configure_logging(false)
-        .with_client(client);
+        .with_client(client)
+        .with_informers(informers);
     if !config.chroot_dir.is_empty() {
         let exec = multus_delegate::PluginExec::new()
             .with_chroot(&config.chroot_dir)

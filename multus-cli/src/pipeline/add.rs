@@ -43,14 +43,7 @@ async fn add_with(
     let k8s = &ctx.k8s;
     let pod = match &client {
         Some(client) if !k8s.pod_name.is_empty() => {
-            let lookup = multus_k8s::pod::lookup_pod(
-                client,
-                &k8s.pod_namespace,
-                &k8s.pod_name,
-                &k8s.pod_uid,
-                options.pod_retry.with_total(conf.pod_lookup_timeout),
-            )
-            .await?;
+            let lookup = options.lookup_pod(client, k8s, conf, true).await?;
             match lookup.for_add()? {
                 Some(pod) => Some(pod),
                 None => {
@@ -80,7 +73,7 @@ async fn add_with(
     let request = ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname)
         .with_pod(pod.as_ref())
         .with_device_source(&checkpoint);
-    let plan = multus_k8s::resolve(client.as_ref(), &request).await?;
+    let plan = options.resolve(client.as_ref(), &request).await?;
     for w in &plan.warnings {
         warning!("{w}");
     }

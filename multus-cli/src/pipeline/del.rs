@@ -85,15 +85,7 @@ async fn rebuild_plan(
     let k8s = &ctx.k8s;
     let pod = match &client {
         Some(client) if !k8s.pod_name.is_empty() => {
-            match multus_k8s::pod::lookup_pod(
-                client,
-                &k8s.pod_namespace,
-                &k8s.pod_name,
-                &k8s.pod_uid,
-                options.pod_retry.with_total(conf.pod_lookup_timeout),
-            )
-            .await
-            {
+            match options.lookup_pod(client, k8s, conf, false).await {
                 Ok(lookup) => lookup.for_del(),
                 Err(e) => {
                     warning!("{e}");
@@ -106,7 +98,7 @@ async fn rebuild_plan(
     let request = ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname)
         .with_pod(pod.as_ref())
         .tolerating_annotation_errors();
-    match multus_k8s::resolve(client.as_ref(), &request).await {
+    match options.resolve(client.as_ref(), &request).await {
         Ok(plan) => {
             for w in &plan.warnings {
                 warning!("{w}");

@@ -80,15 +80,10 @@ pub async fn delegate_add(
     let client = options.client_for(conf).await?;
     let k8s = &ctx.k8s;
     let pod = match &client {
-        Some(client) => multus_k8s::pod::lookup_pod(
-            client,
-            &k8s.pod_namespace,
-            &k8s.pod_name,
-            &k8s.pod_uid,
-            options.pod_retry.with_total(conf.pod_lookup_timeout),
-        )
-        .await?
-        .for_add()?,
+        Some(client) => options
+            .lookup_pod(client, k8s, conf, true)
+            .await?
+            .for_add()?,
         None => None,
     };
     let attachment = req.attachment(true)?;
@@ -125,14 +120,7 @@ pub async fn delegate_del(
     let ctx = pod_context(&req.args)?;
     if let Some(client) = options.client_for(conf).await? {
         let k8s = &ctx.k8s;
-        multus_k8s::pod::lookup_pod(
-            &client,
-            &k8s.pod_namespace,
-            &k8s.pod_name,
-            &k8s.pod_uid,
-            options.pod_retry.with_total(conf.pod_lookup_timeout),
-        )
-        .await?;
+        options.lookup_pod(&client, k8s, conf, false).await?;
     }
     let attachment = req.attachment(false)?;
     let runner = runner(conf, &req.args, options);
