@@ -72,7 +72,6 @@
 
 mod de;
 mod error;
-mod gojson;
 
 /// IP, CIDR and hardware-address syntax with Go's strictness; this is
 /// [`multus_types::addr`], re-exported so the annotations crate keeps its API.

@@ -9,7 +9,9 @@ use multus_types::result::v1;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::{Error, gojson};
+use multus_types::gojson;
+
+use crate::Error;
 
 /// One entry of the network-status annotation.
 ///

@@ -16,6 +16,7 @@ pub mod casefold;
 mod config;
 mod duration;
 mod error;
+pub mod gojson;
 mod multus_conf;
 pub mod result;
 mod runtime;
