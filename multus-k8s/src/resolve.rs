@@ -202,7 +202,7 @@ pub async fn resolve(
         warnings: Vec::new(),
     };
     let pending = resolver.pending().await?;
-    let attachments = resolver.finish(pending)?;
+    let attachments = resolver.finish(pending).await?;
     Ok(Plan {
         attachments,
         warnings: resolver.warnings,
@@ -525,7 +525,7 @@ impl Resolver<'_> {
     }
 
     /// Interface names, runtimeConfig, devices and default-route flags.
-    fn finish(&mut self, list: Vec<Pending>) -> Result<Vec<Attachment>, Error> {
+    async fn finish(&mut self, list: Vec<Pending>) -> Result<Vec<Attachment>, Error> {
         let request = self.request;
         let filters = default_route::gateway_filters(list.iter().map(|p| {
             p.element
@@ -534,7 +534,7 @@ impl Resolver<'_> {
         }))
         .map_err(|e| Error::Ecmp(e).in_pod(&self.pod_id, None));
         let filters = self.tolerate(filters)?.flatten();
-        let mut devices = self.device_allocator(&list)?;
+        let mut devices = self.device_allocator(&list).await?;
         let base = request.runtime_config.cloned().unwrap_or_default();
 
         let mut attachments = Vec::with_capacity(list.len());
@@ -623,7 +623,7 @@ impl Resolver<'_> {
     /// The pod's devices, asked of the request's [`DeviceSource`] only when
     /// some attachment names a resource (upstream builds its resource map
     /// only then).
-    fn device_allocator(&self, list: &[Pending]) -> Result<DeviceAllocator, Error> {
+    async fn device_allocator(&mut self, list: &[Pending]) -> Result<DeviceAllocator, Error> {
         let Some(first) = list.iter().find(|p| p.resource_name.is_some()) else {
             return Ok(DeviceAllocator::default());
         };
@@ -631,7 +631,9 @@ impl Resolver<'_> {
             .request
             .devices
             .resource_map()
+            .await
             .map_err(|e| e.in_pod(&self.pod_id, Some(&first.status_name)))?;
+        self.warnings.extend(self.request.devices.take_warnings());
         Ok(DeviceAllocator::new(&map))
     }
 }

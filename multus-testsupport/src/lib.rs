@@ -65,6 +65,7 @@ use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
 mod faults;
+pub mod kubelet;
 mod manifest;
 pub mod netns;
 mod patch;

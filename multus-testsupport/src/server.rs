@@ -541,6 +541,14 @@ fn serve_route(shared: &Shared, req: &Req, route: Route) -> Result<Reply, ApiErr
                         .map_err(ApiError::bad_request)?;
                     let fields = Selector::parse(&req.param("fieldSelector").unwrap_or_default())
                         .map_err(ApiError::bad_request)?;
+                    if let Some(bad) = fields
+                        .keys()
+                        .find(|k| !rt.field_labels.is_empty() && !rt.field_labels.contains(k))
+                    {
+                        return Err(ApiError::bad_request(format!(
+                            "field label not supported: {bad}"
+                        )));
+                    }
                     let list = lock(&shared.store).list(t, ns.as_deref(), &labels, &fields);
                     Ok(Reply::json(200, &list))
                 }
@@ -860,6 +868,20 @@ mod tests {
         );
         assert!(resource_list("k8s.cni.cncf.io", "v1").is_some());
         assert!(resource_list("apps", "v1").is_none());
-        assert_eq!(group_list()["groups"].as_array().map(Vec::len), Some(2));
+        let dra = resource_list("resource.k8s.io", "v1").unwrap_or_default();
+        let names: Vec<&str> = dra["resources"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|x| x["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            names,
+            [
+                "resourceclaims",
+                "resourceclaims/status",
+                "resourceslices",
+                "deviceclasses"
+            ]
+        );
+        assert_eq!(group_list()["groups"].as_array().map(Vec::len), Some(3));
     }
 }
