@@ -37,6 +37,9 @@ use tonic::{Request, Response, Status};
 
 use crate::server::lock;
 
+/// gRPC status codes, for [`Kubelet::fail_with`].
+pub use tonic::Code;
+
 #[derive(Debug, Default)]
 struct State {
     pods: Vec<PodResources>,
@@ -142,12 +145,17 @@ impl Kubelet {
             .spawn(move || {
                 runtime.block_on(async move {
                     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
-                    let _ = tonic::transport::Server::builder()
-                        .serve_with_incoming_shutdown(service, incoming, async {
-                            let _ = stop_rx.await;
-                        })
-                        .await;
+                    let serving =
+                        tonic::transport::Server::builder().serve_with_incoming(service, incoming);
+                    // Not a graceful shutdown: that would wait for clients to hang up, and a
+                    // client on the stopping test's own thread never gets to. Dropping the
+                    // runtime below drops every open connection.
+                    tokio::select! {
+                        _ = serving => {}
+                        _ = stop_rx => {}
+                    }
                 });
+                drop(runtime);
             })?;
         self.stop = Some(stop_tx);
         self.thread = Some(thread);
