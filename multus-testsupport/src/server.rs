@@ -612,8 +612,8 @@ fn serve_route(shared: &Shared, req: &Req, route: Route) -> Result<Reply, ApiErr
 fn version() -> Value {
     json!({
         "major": "1",
-        "minor": "33",
-        "gitVersion": "v1.33.0-stand-in",
+        "minor": "34",
+        "gitVersion": "v1.34.0-stand-in",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z",
