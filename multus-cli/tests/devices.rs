@@ -15,7 +15,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use common::{Fixture, NETWORK_STATUS, PodRef};
-use multus_testsupport::kubelet::Kubelet;
+use multus_testsupport::kubelet::{Code, Kubelet};
 use serde_json::{Value, json};
 
 const SRIOV: &str = "intel.com/sriov";
@@ -256,6 +256,47 @@ fn a_socket_that_refuses_fails_the_add_before_any_delegate() {
             .pod_annotation("default", "sriov-pod", NETWORK_STATUS)
             .is_none()
     );
+}
+
+/// A kubelet that answers with an error status, and one that does not
+/// answer within upstream's 10 s call timeout: the ADD fails, nothing runs.
+#[test]
+fn a_failing_or_silent_kubelet_fails_the_add() {
+    let Some(fx) = Fixture::new() else { return };
+    let rec = Recorder::new(&fx);
+    let kubelet = Kubelet::start_blocking().unwrap();
+    let pod = sriov_pod(&fx, 1);
+    let conf = conf(&fx, &rec, kubelet.socket(), &fx.tmp.path().join("none"));
+
+    kubelet.fail_with(Some((Code::Unavailable, "kubelet is shutting down")));
+    let err = fx.add(&conf, &pod).assert_failed();
+    let msg = err["msg"].as_str().unwrap();
+    assert!(
+        msg.contains(
+            "failed to get a ResourceClient instance: failed to list pod resources from kubelet at"
+        ) && msg.contains("Unavailable: kubelet is shutting down"),
+        "{err:#}"
+    );
+
+    kubelet.fail_with(None);
+    kubelet.set_delay(std::time::Duration::from_secs(15));
+    let run = fx.add(&conf, &pod);
+    let err = run.assert_failed();
+    assert!(
+        err["msg"]
+            .as_str()
+            .unwrap()
+            .contains("no answer within 10s"),
+        "{err:#}"
+    );
+    assert!(
+        run.elapsed >= std::time::Duration::from_secs(10)
+            && run.elapsed < std::time::Duration::from_secs(14),
+        "{:?}",
+        run.elapsed
+    );
+    assert!(rec.recorded().is_empty(), "{:?}", rec.recorded());
+    fx.assert_nothing_left(&[]);
 }
 
 fn dra_example(file: &str) -> PathBuf {

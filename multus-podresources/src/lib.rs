@@ -78,11 +78,12 @@ pub enum Error {
     },
 }
 
-/// Whether `socket` exists: upstream asks kubelet only then and reads the
-/// device-plugin checkpoint otherwise. Anything there counts (a socket
-/// nobody listens on is an error later, not a fallback).
+/// Whether `socket` exists (symlinks followed, as Go's `os.Stat`): upstream
+/// asks kubelet only then and reads the device-plugin checkpoint otherwise.
+/// Anything there counts (a socket nobody listens on is an error later, not
+/// a fallback).
 pub fn socket_present(socket: &Path) -> bool {
-    socket.symlink_metadata().is_ok()
+    socket.metadata().is_ok()
 }
 
 /// A client of one kubelet's pod-resources socket. Each call dials anew, as
