@@ -244,3 +244,141 @@ fn error_chain(e: &dyn std::error::Error) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod wire_tests {
+    //! The generated messages against protobuf bytes built by hand from the
+    //! wire table (field numbers and types of kubelet's v1 API), so a slip in
+    //! `proto/api.proto` cannot go unnoticed.
+
+    use super::proto::*;
+    use prost::Message;
+
+    fn varint(mut v: u64, out: &mut Vec<u8>) {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    }
+
+    /// A length-delimited field (strings, messages, packed lists).
+    fn ld(field: u64, payload: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3 | 2, &mut out);
+        varint(payload.len() as u64, &mut out);
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// A varint field.
+    fn vi(field: u64, value: u64) -> Vec<u8> {
+        let mut out = Vec::new();
+        varint(field << 3, &mut out);
+        varint(value, &mut out);
+        out
+    }
+
+    fn cat(parts: &[Vec<u8>]) -> Vec<u8> {
+        parts.concat()
+    }
+
+    #[test]
+    fn list_response_matches_the_wire_table() {
+        let topology = ld(1, &vi(1, 1)); // TopologyInfo.nodes[NUMANode.ID = 1]
+        let devices = cat(&[
+            ld(1, b"intel.com/sriov"),
+            ld(2, b"0000:03:02.0"),
+            ld(3, &topology),
+        ]);
+        let mut cpus = Vec::new();
+        varint(2, &mut cpus);
+        varint(3, &mut cpus);
+        let memory = cat(&[ld(1, b"memory"), vi(2, 4096), ld(3, &topology)]);
+        let claim_resource = cat(&[
+            ld(1, &ld(1, b"vendor.com/nic=nic0")),
+            ld(2, b"nic.example.com"),
+            ld(3, b"node-1"),
+            ld(4, b"nic0"),
+            ld(5, b"share-1"),
+        ]);
+        let dynamic = cat(&[ld(2, b"claim"), ld(3, b"default"), ld(4, &claim_resource)]);
+        let container = cat(&[
+            ld(1, b"app"),
+            ld(2, &devices),
+            ld(3, &cpus),
+            ld(4, &memory),
+            ld(5, &dynamic),
+        ]);
+        let pod = cat(&[ld(1, b"p"), ld(2, b"default"), ld(3, &container)]);
+        let bytes = ld(1, &pod);
+
+        let topology = Some(TopologyInfo {
+            nodes: vec![NumaNode { id: 1 }],
+        });
+        let expected = ListPodResourcesResponse {
+            pod_resources: vec![PodResources {
+                name: "p".into(),
+                namespace: "default".into(),
+                containers: vec![ContainerResources {
+                    name: "app".into(),
+                    devices: vec![ContainerDevices {
+                        resource_name: "intel.com/sriov".into(),
+                        device_ids: vec!["0000:03:02.0".into()],
+                        topology: topology.clone(),
+                    }],
+                    cpu_ids: vec![2, 3],
+                    memory: vec![ContainerMemory {
+                        memory_type: "memory".into(),
+                        size: 4096,
+                        topology,
+                    }],
+                    dynamic_resources: vec![DynamicResource {
+                        claim_name: "claim".into(),
+                        claim_namespace: "default".into(),
+                        claim_resources: vec![ClaimResource {
+                            cdi_devices: vec![CdiDevice {
+                                name: "vendor.com/nic=nic0".into(),
+                            }],
+                            driver_name: "nic.example.com".into(),
+                            pool_name: "node-1".into(),
+                            device_name: "nic0".into(),
+                            share_id: Some("share-1".into()),
+                        }],
+                    }],
+                }],
+            }],
+        };
+        assert_eq!(
+            ListPodResourcesResponse::decode(&bytes[..]).unwrap(),
+            expected
+        );
+        assert_eq!(expected.encode_to_vec(), bytes);
+    }
+
+    #[test]
+    fn get_and_allocatable_match_the_wire_table() {
+        let bytes = cat(&[ld(1, b"p"), ld(2, b"default")]);
+        let request = GetPodResourcesRequest {
+            pod_name: "p".into(),
+            pod_namespace: "default".into(),
+        };
+        assert_eq!(request.encode_to_vec(), bytes);
+        let devices = cat(&[ld(1, b"r"), ld(2, b"d")]);
+        let mut cpus = Vec::new();
+        varint(7, &mut cpus);
+        let bytes = cat(&[
+            ld(1, &devices),
+            ld(2, &cpus),
+            ld(3, &ld(1, b"hugepages-2Mi")),
+        ]);
+        let decoded = AllocatableResourcesResponse::decode(&bytes[..]).unwrap();
+        assert_eq!(decoded.devices[0].device_ids, ["d"]);
+        assert_eq!(decoded.cpu_ids, [7]);
+        assert_eq!(decoded.memory[0].memory_type, "hugepages-2Mi");
+        // The retired field 1 of DynamicResource is skipped, not misread.
+        let bytes = cat(&[ld(1, b"old-class"), ld(2, b"claim")]);
+        let dynamic = DynamicResource::decode(&bytes[..]).unwrap();
+        assert_eq!(dynamic.claim_name, "claim");
+    }
+}
