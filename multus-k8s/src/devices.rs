@@ -43,8 +43,10 @@ pub type DeviceFuture<'a> =
 /// resource. An error then fails the plan.
 ///
 /// A ready [`ResourceMap`] is a source, and so is any
-/// `Fn() -> Result<ResourceMap, Error>` (run when the map is needed);
-/// [`NodeDevices`] reads the node's sources.
+/// `Fn() -> Result<ResourceMap, Error> + Sync` (run when the map is needed);
+/// [`NodeDevices`] reads the node's sources. Sources are `Sync` and their
+/// futures `Send`, so a resolve can run on a multi-threaded runtime (the
+/// thick daemon).
 ///
 /// ```
 /// use std::path::Path;
@@ -57,7 +59,7 @@ pub type DeviceFuture<'a> =
 /// # let _ = source;
 /// # Ok(()) }
 /// ```
-pub trait DeviceSource {
+pub trait DeviceSource: Sync {
     /// The devices allocated to the pod, per resource name.
     ///
     /// # Errors
@@ -80,7 +82,7 @@ impl DeviceSource for ResourceMap {
 
 impl<F> DeviceSource for F
 where
-    F: Fn() -> Result<ResourceMap, crate::Error>,
+    F: Fn() -> Result<ResourceMap, crate::Error> + Sync,
 {
     fn resource_map(&self) -> DeviceFuture<'_> {
         Box::pin(std::future::ready(self()))
@@ -505,15 +507,16 @@ mod tests {
     fn sources() {
         let map = ResourceMap::from([("r".to_owned(), vec!["1".to_owned()])]);
         assert_eq!(block_on(map.resource_map()).unwrap(), map);
-        let calls = std::cell::Cell::new(0);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let count = || calls.load(std::sync::atomic::Ordering::Relaxed);
         let lazy = || {
-            calls.set(calls.get() + 1);
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(ResourceMap::new())
         };
         let source: &dyn DeviceSource = &lazy;
-        assert_eq!(calls.get(), 0);
+        assert_eq!(count(), 0);
         let read = source.resource_map();
-        assert_eq!(calls.get(), 1);
+        assert_eq!(count(), 1);
         assert!(block_on(read).unwrap().is_empty());
         assert!(source.take_warnings().is_empty());
     }

@@ -411,3 +411,24 @@ async fn dra_reads_have_an_overall_timeout() {
     assert!(matches!(e.root(), Error::DraTimeout { .. }), "{e:?}");
     assert_eq!(e.cni_code().code(), 11);
 }
+
+/// The thick daemon resolves on a multi-threaded runtime: the resolve with
+/// the node's devices must be a `Send` future.
+#[test]
+fn resolving_with_node_devices_is_send() {
+    fn assert_send<T: Send>(_: &T) {}
+    fn check(
+        client: &kube::Client,
+        pod: &k8s_openapi::api::core::v1::Pod,
+        conf: &multus_types::MultusConf,
+        args: &multus_types::K8sArgs,
+        options: &DeviceOptions,
+    ) {
+        let devices = node_devices(Some(client), Some(pod), options);
+        let request = ResolveRequest::new(conf, args, "c", "eth0")
+            .with_pod(Some(pod))
+            .with_device_source(&devices);
+        assert_send(&resolve(Some(client), &request));
+    }
+    let _ = check;
+}
