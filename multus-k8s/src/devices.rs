@@ -1,29 +1,41 @@
 //! Device IDs for attachments whose NetworkAttachmentDefinition names a
 //! device resource (`k8s.v1.cni.cncf.io/resourceName`).
 //!
-//! Where the devices come from is mostly outside this crate (kubelet's
-//! pod-resources API, DRA); [`checkpoint_resource_map`] reads the
-//! device-plugin checkpoint, upstream's fallback source. The resolver asks a
-//! [`DeviceSource`] for a [`ResourceMap`], resource name → device IDs
-//! allocated to the pod — at most once per plan, and only when some
-//! attachment names a resource, as upstream builds its map only then (a pod
-//! without device networks never pays for the read, nor fails on it). Each
-//! attachment of a resource takes the next unused ID of that resource, in
-//! attachment order, IDs sorted lexicographically. This is upstream's
-//! intended rule; upstream itself can hand the same device to two
-//! attachments (defaultNetworks share a shadowed per-network map, and the
-//! default-network annotation builds a map of its own), which is not
+//! The resolver asks a [`DeviceSource`] for a [`ResourceMap`], resource
+//! name → device IDs allocated to the pod — at most once per plan, and only
+//! when some attachment names a resource, as upstream builds its map only
+//! then (a pod without device networks never pays for the read, nor fails
+//! on it). Each attachment of a resource takes the next unused ID of that
+//! resource, in attachment order, IDs sorted lexicographically. This is
+//! upstream's intended rule; upstream itself can hand the same device to
+//! two attachments (defaultNetworks share a shadowed per-network map, and
+//! the default-network annotation builds a map of its own), which is not
 //! reproduced. Running out of IDs is not an error: the attachment simply
 //! gets no device.
+//!
+//! [`node_devices`] is the source the plugin uses, upstream's order:
+//! kubelet's pod-resources API when its socket exists, else the
+//! device-plugin checkpoint ([`checkpoint_resource_map`]); then the devices
+//! of the pod's DRA claims ([`crate::dra`]) merged in; then every
+//! resource's IDs sorted.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use multus_types::{DelegateConf, NetConfList};
+use k8s_openapi::api::core::v1::Pod;
+use multus_types::{DelegateConf, MultusConf, NetConfList};
 use serde_json::{Map, Value};
 
 /// Resource name → device IDs allocated to the pod (order irrelevant).
 pub type ResourceMap = BTreeMap<String, Vec<String>>;
+
+/// What [`DeviceSource::resource_map`] returns: a future that reads the map.
+pub type DeviceFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<ResourceMap, crate::Error>> + Send + 'a>>;
 
 /// Where the devices allocated to a pod come from, read only when needed:
 /// the resolver calls [`DeviceSource::resource_map`] at most once per
@@ -31,39 +43,199 @@ pub type ResourceMap = BTreeMap<String, Vec<String>>;
 /// resource. An error then fails the plan.
 ///
 /// A ready [`ResourceMap`] is a source, and so is any
-/// `Fn() -> Result<ResourceMap, Error>`:
+/// `Fn() -> Result<ResourceMap, Error> + Sync` (run when the map is needed);
+/// [`NodeDevices`] reads the node's sources. Sources are `Sync` and their
+/// futures `Send`, so a resolve can run on a multi-threaded runtime (the
+/// thick daemon).
 ///
 /// ```
 /// use std::path::Path;
 /// use multus_k8s::devices::{checkpoint_resource_map, DeviceSource, ResourceMap, DEVICE_CHECKPOINT};
+/// # async fn demo() -> Result<(), multus_k8s::Error> {
 /// let ready = ResourceMap::from([("intel.com/sriov".to_owned(), vec!["0000:03:02.0".to_owned()])]);
-/// assert_eq!(ready.resource_map()?.len(), 1);
+/// assert_eq!(ready.resource_map().await?.len(), 1);
 /// let lazy = || checkpoint_resource_map(Path::new(DEVICE_CHECKPOINT), "6f3b...");
 /// let source: &dyn DeviceSource = &lazy; // nothing read yet
 /// # let _ = source;
-/// # Ok::<(), multus_k8s::Error>(())
+/// # Ok(()) }
 /// ```
-pub trait DeviceSource {
+pub trait DeviceSource: Sync {
     /// The devices allocated to the pod, per resource name.
     ///
     /// # Errors
     /// Whatever stopped the source from reading them (e.g.
-    /// [`crate::Error::DeviceCheckpoint`]).
-    fn resource_map(&self) -> Result<ResourceMap, crate::Error>;
+    /// [`crate::Error::DeviceCheckpoint`], [`crate::Error::PodResources`]).
+    fn resource_map(&self) -> DeviceFuture<'_>;
+
+    /// Things worth logging that the last read met without failing (a DRA
+    /// device without the attributes, skipped); taken once.
+    fn take_warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 impl DeviceSource for ResourceMap {
-    fn resource_map(&self) -> Result<ResourceMap, crate::Error> {
-        Ok(self.clone())
+    fn resource_map(&self) -> DeviceFuture<'_> {
+        Box::pin(std::future::ready(Ok(self.clone())))
     }
 }
 
 impl<F> DeviceSource for F
 where
-    F: Fn() -> Result<ResourceMap, crate::Error>,
+    F: Fn() -> Result<ResourceMap, crate::Error> + Sync,
 {
-    fn resource_map(&self) -> Result<ResourceMap, crate::Error> {
-        self()
+    fn resource_map(&self) -> DeviceFuture<'_> {
+        Box::pin(std::future::ready(self()))
+    }
+}
+
+/// Where a node keeps what [`node_devices`] reads, and how long DRA may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceOptions {
+    /// Kubelet's pod-resources socket (asked when the file exists).
+    pub pod_resources_socket: PathBuf,
+    /// The device-plugin checkpoint (read when the socket does not exist).
+    pub checkpoint: PathBuf,
+    /// The budget of the DRA reads.
+    pub dra_timeout: Duration,
+}
+
+impl Default for DeviceOptions {
+    /// Upstream's paths and timeout.
+    fn default() -> Self {
+        Self {
+            pod_resources_socket: multus_podresources::DEFAULT_SOCKET.into(),
+            checkpoint: DEVICE_CHECKPOINT.into(),
+            dra_timeout: crate::dra::DRA_TIMEOUT,
+        }
+    }
+}
+
+impl DeviceOptions {
+    /// The paths of the multus config (`podResourcesSocket`,
+    /// `deviceCheckpoint`, both multus-rs only, upstream's paths by default).
+    pub fn from_conf(conf: &MultusConf) -> Self {
+        Self {
+            pod_resources_socket: conf.pod_resources_socket.clone().into(),
+            checkpoint: conf.device_checkpoint.clone().into(),
+            ..Self::default()
+        }
+    }
+}
+
+/// The devices of `pod` on this node, read lazily: what the plugin hands
+/// [`crate::ResolveRequest::with_device_source`]. Nothing is read until the
+/// resolver asks (an attachment names a resource); then, as upstream:
+///
+/// 1. kubelet's pod-resources API ([`multus_podresources`]) when
+///    `options.pod_resources_socket` exists — every container of the pod,
+///    matched by name and namespace; a socket that does not answer fails
+///    ([`crate::Error::PodResources`]) — else the device-plugin checkpoint
+///    (matched by pod UID);
+/// 2. with a client, the devices of the pod's DRA claims ([`crate::dra`])
+///    appended per resource name;
+/// 3. every resource's IDs sorted.
+///
+/// Without a pod (no client, no pod name) the map is empty.
+///
+/// ```no_run
+/// # async fn demo(client: kube::Client, pod: k8s_openapi::api::core::v1::Pod,
+/// #               conf: multus_types::MultusConf, k8s: multus_types::K8sArgs) -> Result<(), multus_k8s::Error> {
+/// use multus_k8s::devices::{node_devices, DeviceOptions};
+/// let options = DeviceOptions::from_conf(&conf);
+/// let devices = node_devices(Some(&client), Some(&pod), &options);
+/// let request = multus_k8s::ResolveRequest::new(&conf, &k8s, "3f1a...", "eth0")
+///     .with_pod(Some(&pod))
+///     .with_device_source(&devices);
+/// let plan = multus_k8s::resolve(Some(&client), &request).await?;
+/// # let _ = plan; Ok(()) }
+/// ```
+pub fn node_devices<'a>(
+    client: Option<&'a kube::Client>,
+    pod: Option<&'a Pod>,
+    options: &'a DeviceOptions,
+) -> NodeDevices<'a> {
+    NodeDevices {
+        client,
+        pod,
+        options,
+        warnings: Mutex::new(Vec::new()),
+    }
+}
+
+/// The [`DeviceSource`] of [`node_devices`].
+pub struct NodeDevices<'a> {
+    client: Option<&'a kube::Client>,
+    pod: Option<&'a Pod>,
+    options: &'a DeviceOptions,
+    warnings: Mutex<Vec<String>>,
+}
+
+impl std::fmt::Debug for NodeDevices<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodeDevices")
+            .field("client", &self.client.map(|_| "kube::Client"))
+            .field("pod", &self.pod.and_then(|p| p.metadata.name.as_deref()))
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodeDevices<'_> {
+    /// Reads the map now (see [`node_devices`]), with the warnings met.
+    ///
+    /// # Errors
+    /// [`crate::Error::PodResources`], [`crate::Error::DeviceCheckpoint`],
+    /// or a DRA error ([`crate::dra::dra_devices`]).
+    pub async fn read(&self) -> Result<(ResourceMap, Vec<String>), crate::Error> {
+        let Some(pod) = self.pod else {
+            return Ok((ResourceMap::new(), Vec::new()));
+        };
+        let namespace = pod.metadata.namespace.as_deref().unwrap_or_default();
+        let name = pod.metadata.name.as_deref().unwrap_or_default();
+        let socket = &self.options.pod_resources_socket;
+        let mut map = if multus_podresources::socket_present(socket) {
+            multus_podresources::PodResourcesClient::new(socket.clone())
+                .pod_devices(namespace, name)
+                .await
+                .map_err(|source| crate::Error::PodResources { source })?
+        } else {
+            match pod.metadata.uid.as_deref() {
+                Some(uid) => checkpoint_resource_map(&self.options.checkpoint, uid)?,
+                None => ResourceMap::new(),
+            }
+        };
+        let mut warnings = Vec::new();
+        if let Some(client) = self.client {
+            let dra = crate::dra::dra_devices(client, pod, self.options.dra_timeout).await?;
+            for (resource, ids) in dra.resources {
+                map.entry(resource).or_default().extend(ids);
+            }
+            warnings = dra.warnings;
+        }
+        for ids in map.values_mut() {
+            ids.sort();
+        }
+        Ok((map, warnings))
+    }
+}
+
+impl DeviceSource for NodeDevices<'_> {
+    fn resource_map(&self) -> DeviceFuture<'_> {
+        Box::pin(async move {
+            let (map, warnings) = self.read().await?;
+            if let Ok(mut kept) = self.warnings.lock() {
+                kept.extend(warnings);
+            }
+            Ok(map)
+        })
+    }
+
+    fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
     }
 }
 
@@ -268,6 +440,31 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn block_on<T>(f: impl Future<Output = T>) -> T {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    #[test]
+    fn default_paths_are_upstreams() {
+        let options = DeviceOptions::default();
+        assert_eq!(
+            options.pod_resources_socket,
+            Path::new("/var/lib/kubelet/pod-resources/kubelet.sock")
+        );
+        assert_eq!(
+            options.pod_resources_socket,
+            Path::new(multus_types::DEFAULT_POD_RESOURCES_SOCKET)
+        );
+        assert_eq!(
+            options.checkpoint,
+            Path::new(multus_types::DEFAULT_DEVICE_CHECKPOINT)
+        );
+        assert_eq!(options.dra_timeout, Duration::from_secs(20));
+    }
+
     #[test]
     fn device_id_goes_into_every_plugin() {
         let mut single = json!({"type":"sriov","name":"n"});
@@ -309,15 +506,18 @@ mod tests {
     #[test]
     fn sources() {
         let map = ResourceMap::from([("r".to_owned(), vec!["1".to_owned()])]);
-        assert_eq!(map.resource_map().unwrap(), map);
-        let calls = std::cell::Cell::new(0);
+        assert_eq!(block_on(map.resource_map()).unwrap(), map);
+        let calls = std::sync::atomic::AtomicUsize::new(0);
+        let count = || calls.load(std::sync::atomic::Ordering::Relaxed);
         let lazy = || {
-            calls.set(calls.get() + 1);
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             Ok(ResourceMap::new())
         };
         let source: &dyn DeviceSource = &lazy;
-        assert_eq!(calls.get(), 0);
-        assert!(source.resource_map().unwrap().is_empty());
-        assert_eq!(calls.get(), 1);
+        assert_eq!(count(), 0);
+        let read = source.resource_map();
+        assert_eq!(count(), 1);
+        assert!(block_on(read).unwrap().is_empty());
+        assert!(source.take_warnings().is_empty());
     }
 }

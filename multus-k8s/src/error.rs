@@ -204,6 +204,62 @@ pub enum Error {
         reason: String,
     },
 
+    /// Kubelet's pod-resources socket is there but could not be asked (the
+    /// checkpoint is read only when the socket is absent, as upstream).
+    #[error("failed to get a ResourceClient instance: {source}")]
+    PodResources {
+        /// The gRPC client's error (socket, refusal, status, timeout).
+        source: multus_podresources::Error,
+    },
+
+    /// A ResourceClaim of the pod could not be read.
+    #[error("failed to get ResourceClaim {namespace}/{name}: {reason}")]
+    ClaimGet {
+        /// The pod's namespace.
+        namespace: String,
+        /// The claim's name.
+        name: String,
+        /// The API's answer.
+        reason: String,
+    },
+
+    /// A ResourceClaim of the pod is not allocated (yet).
+    #[error("claim {claim} has no device allocation")]
+    ClaimNotAllocated {
+        /// The claim's name.
+        claim: String,
+    },
+
+    /// The ResourceSlices of a node and driver could not be listed.
+    #[error("failed to list ResourceSlices of node {node:?} and driver {driver}: {reason}")]
+    SliceList {
+        /// `spec.nodeName` selected.
+        node: String,
+        /// `spec.driver` selected.
+        driver: String,
+        /// The API's answer.
+        reason: String,
+    },
+
+    /// A device of an extended-resource claim does not carry the resource
+    /// its request mapping names (or the claim has no device for the request).
+    #[error("claim {claim}: {reason}")]
+    ExtendedResource {
+        /// The claim's name.
+        claim: String,
+        /// What does not match.
+        reason: String,
+    },
+
+    /// Reading the pod's DRA devices took longer than allowed.
+    #[error(
+        "timed out after {after:?} reading the pod's DRA devices (ResourceClaims and ResourceSlices)"
+    )]
+    DraTimeout {
+        /// The overall budget.
+        after: std::time::Duration,
+    },
+
     /// More than one default-route gateway of a family across the pod's networks.
     #[error("{0}")]
     Ecmp(multus_annotations::Error),
@@ -286,8 +342,11 @@ impl ToCniError for Error {
     /// API availability problems map to 11 (try again later); configuration
     /// and annotation problems to 7 (invalid network config); annotations
     /// that do not parse keep their parser's code (6); a device-plugin
-    /// checkpoint that cannot be read or parsed is 5 (I/O failure: node
-    /// state, not the network config); the rest is 999.
+    /// checkpoint that cannot be read or parsed and a kubelet pod-resources
+    /// socket that does not answer are 5 (I/O failure: node state, not the
+    /// network config); DRA reads that fail or time out are 11, a claim
+    /// without allocation or a device that does not match its extended
+    /// resource is 7; the rest is 999.
     fn cni_code(&self) -> ErrorCode {
         match self {
             Self::InPod { source, .. } | Self::ClusterNetwork { source, .. } => source.cni_code(),
@@ -311,7 +370,13 @@ impl ToCniError for Error {
             | Self::NetworkNotFound { .. }
             | Self::NoKubernetesNorDelegates
             | Self::AuxiliaryChainNotPath { .. } => ErrorCode::InvalidNetworkConfig,
-            Self::DeviceCheckpoint { .. } => ErrorCode::IoFailure,
+            Self::ClaimGet { .. } | Self::SliceList { .. } | Self::DraTimeout { .. } => {
+                ErrorCode::TryAgainLater
+            }
+            Self::ClaimNotAllocated { .. } | Self::ExtendedResource { .. } => {
+                ErrorCode::InvalidNetworkConfig
+            }
+            Self::DeviceCheckpoint { .. } | Self::PodResources { .. } => ErrorCode::IoFailure,
             Self::Client { .. }
             | Self::PodUidMismatch { .. }
             | Self::StatusUidMismatch { .. }

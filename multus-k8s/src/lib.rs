@@ -14,7 +14,8 @@
 //!   default-route flags, device IDs.
 //! * [`confdir`]: configs on disk — search by network name in `confDir`,
 //!   clusterNetwork paths, conflist sub-directory plugins, the auxiliary chain.
-//! * [`devices`], [`config_edits`]: device IDs and config edits.
+//! * [`devices`], [`dra`], [`config_edits`]: device IDs (kubelet's
+//!   pod-resources API or the device-plugin checkpoint, then DRA) and config edits.
 //! * [`status`]: the network-status annotation, written through
 //!   `pods/status` with retry on conflict.
 //! * [`events`]: `AddedInterface` and `NoNetworkFound` pod events.
@@ -53,6 +54,7 @@ pub mod client;
 pub mod confdir;
 pub mod config_edits;
 pub mod devices;
+pub mod dra;
 pub mod events;
 #[cfg(feature = "runtime")]
 pub mod informers;

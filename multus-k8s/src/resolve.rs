@@ -233,7 +233,7 @@ pub async fn resolve_with<S: NadSource + Sync + ?Sized>(
         warnings: Vec::new(),
     };
     let pending = resolver.pending().await?;
-    let attachments = resolver.finish(pending)?;
+    let attachments = resolver.finish(pending).await?;
     Ok(Plan {
         attachments,
         warnings: resolver.warnings,
@@ -557,7 +557,7 @@ impl<S: NadSource + Sync + ?Sized> Resolver<'_, S> {
     }
 
     /// Interface names, runtimeConfig, devices and default-route flags.
-    fn finish(&mut self, list: Vec<Pending>) -> Result<Vec<Attachment>, Error> {
+    async fn finish(&mut self, list: Vec<Pending>) -> Result<Vec<Attachment>, Error> {
         let request = self.request;
         let filters = default_route::gateway_filters(list.iter().map(|p| {
             p.element
@@ -566,7 +566,7 @@ impl<S: NadSource + Sync + ?Sized> Resolver<'_, S> {
         }))
         .map_err(|e| Error::Ecmp(e).in_pod(&self.pod_id, None));
         let filters = self.tolerate(filters)?.flatten();
-        let mut devices = self.device_allocator(&list)?;
+        let mut devices = self.device_allocator(&list).await?;
         let base = request.runtime_config.cloned().unwrap_or_default();
 
         let mut attachments = Vec::with_capacity(list.len());
@@ -655,7 +655,7 @@ impl<S: NadSource + Sync + ?Sized> Resolver<'_, S> {
     /// The pod's devices, asked of the request's [`DeviceSource`] only when
     /// some attachment names a resource (upstream builds its resource map
     /// only then).
-    fn device_allocator(&self, list: &[Pending]) -> Result<DeviceAllocator, Error> {
+    async fn device_allocator(&mut self, list: &[Pending]) -> Result<DeviceAllocator, Error> {
         let Some(first) = list.iter().find(|p| p.resource_name.is_some()) else {
             return Ok(DeviceAllocator::default());
         };
@@ -663,7 +663,9 @@ impl<S: NadSource + Sync + ?Sized> Resolver<'_, S> {
             .request
             .devices
             .resource_map()
+            .await
             .map_err(|e| e.in_pod(&self.pod_id, Some(&first.status_name)))?;
+        self.warnings.extend(self.request.devices.take_warnings());
         Ok(DeviceAllocator::new(&map))
     }
 }

@@ -1,10 +1,12 @@
-//! Test-only support for multus-rs: a stand-in Kubernetes API server, and (in [`netns`])
+//! Test-only support for multus-rs: a stand-in Kubernetes API server, a stand-in kubelet
+//! pod-resources server (in [`kubelet`]), and (in [`netns`])
 //! fixtures for privileged tests — the privilege gate, network namespaces and host links
 //! removed on drop, `ip -j` readers.
 //!
 //! No real kube-apiserver can run where the tests run, so this crate serves the part of the
 //! Kubernetes API that Multus uses — core v1 Pods (with the `status` subresource), Namespaces and
-//! Events, events.k8s.io/v1 Events, and k8s.cni.cncf.io/v1 NetworkAttachmentDefinitions — as real
+//! Events, events.k8s.io/v1 Events, k8s.cni.cncf.io/v1 NetworkAttachmentDefinitions, and
+//! resource.k8s.io/v1 ResourceClaims, ResourceSlices and DeviceClasses (DRA) — as real
 //! Kubernetes JSON over HTTP/1.1 on loopback. The real `kube` client (through a kubeconfig) and
 //! the real `multus` binary talk to it exactly as they would to a cluster.
 //!
@@ -72,6 +74,7 @@ use serde_json::{Value, json};
 use tokio::sync::{oneshot, watch};
 
 mod faults;
+pub mod kubelet;
 mod manifest;
 pub mod netns;
 mod patch;

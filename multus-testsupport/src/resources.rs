@@ -21,6 +21,9 @@ pub(crate) struct ResourceType {
     pub status_subresource: bool,
     /// kubectl short names.
     pub short_names: &'static [&'static str],
+    /// The field selectors LIST accepts (others: 400 `field label not
+    /// supported`); empty: any dotted path.
+    pub field_labels: &'static [&'static str],
 }
 
 impl ResourceType {
@@ -58,6 +61,7 @@ pub(crate) const PODS: ResourceType = ResourceType {
     namespaced: true,
     status_subresource: true,
     short_names: &["po"],
+    field_labels: &[],
 };
 
 /// Core v1 Namespaces.
@@ -70,6 +74,7 @@ pub(crate) const NAMESPACES: ResourceType = ResourceType {
     namespaced: false,
     status_subresource: true,
     short_names: &["ns"],
+    field_labels: &[],
 };
 
 /// Core v1 Events.
@@ -82,6 +87,7 @@ pub(crate) const CORE_EVENTS: ResourceType = ResourceType {
     namespaced: true,
     status_subresource: false,
     short_names: &["ev"],
+    field_labels: &[],
 };
 
 /// events.k8s.io/v1 Events.
@@ -94,6 +100,7 @@ pub(crate) const EVENTS: ResourceType = ResourceType {
     namespaced: true,
     status_subresource: false,
     short_names: &["ev"],
+    field_labels: &[],
 };
 
 /// k8s.cni.cncf.io/v1 NetworkAttachmentDefinitions (a CRD without a status subresource).
@@ -106,10 +113,65 @@ pub(crate) const NADS: ResourceType = ResourceType {
     namespaced: true,
     status_subresource: false,
     short_names: &["net-attach-def"],
+    field_labels: &[],
+};
+
+/// resource.k8s.io/v1 ResourceClaims (DRA).
+pub(crate) const RESOURCE_CLAIMS: ResourceType = ResourceType {
+    group: "resource.k8s.io",
+    version: "v1",
+    plural: "resourceclaims",
+    singular: "resourceclaim",
+    kind: "ResourceClaim",
+    namespaced: true,
+    status_subresource: true,
+    short_names: &[],
+    field_labels: &["metadata.name", "metadata.namespace"],
+};
+
+/// resource.k8s.io/v1 ResourceSlices (DRA; cluster-scoped), with the field
+/// selectors the real API server accepts for them.
+pub(crate) const RESOURCE_SLICES: ResourceType = ResourceType {
+    group: "resource.k8s.io",
+    version: "v1",
+    plural: "resourceslices",
+    singular: "resourceslice",
+    kind: "ResourceSlice",
+    namespaced: false,
+    status_subresource: false,
+    short_names: &[],
+    field_labels: &[
+        "metadata.name",
+        "spec.nodeName",
+        "spec.driver",
+        "spec.pool.name",
+    ],
+};
+
+/// resource.k8s.io/v1 DeviceClasses (DRA; cluster-scoped).
+pub(crate) const DEVICE_CLASSES: ResourceType = ResourceType {
+    group: "resource.k8s.io",
+    version: "v1",
+    plural: "deviceclasses",
+    singular: "deviceclass",
+    kind: "DeviceClass",
+    namespaced: false,
+    status_subresource: false,
+    short_names: &[],
+    field_labels: &["metadata.name"],
 };
 
 /// Every type served, indexed by position in the store.
-pub(crate) static TYPES: [&ResourceType; 5] = [&PODS, &NAMESPACES, &CORE_EVENTS, &EVENTS, &NADS];
+pub(crate) static TYPES: [&ResourceType; 8] = [
+    &PODS,
+    &NAMESPACES,
+    &CORE_EVENTS,
+    &EVENTS,
+    &NADS,
+    &RESOURCE_CLAIMS,
+    &RESOURCE_SLICES,
+    &DEVICE_CLASSES,
+];
 
 /// Index of a type in [`TYPES`].
 pub(crate) type TypeId = usize;

@@ -90,6 +90,18 @@ impl Selector {
         Ok(Selector { terms })
     }
 
+    /// The keys the terms test, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.terms.iter().map(|t| match t {
+            Term::Eq(k, _)
+            | Term::NotEq(k, _)
+            | Term::In(k, _)
+            | Term::NotIn(k, _)
+            | Term::Exists(k)
+            | Term::NotExists(k) => k.as_str(),
+        })
+    }
+
     fn matches(&self, lookup: impl Fn(&str) -> Option<String>) -> bool {
         self.terms.iter().all(|t| match t {
             Term::Eq(k, v) => lookup(k).as_deref() == Some(v),

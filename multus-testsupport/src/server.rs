@@ -559,6 +559,14 @@ fn serve_route(shared: &Arc<Shared>, req: &Req, route: Route) -> Result<Reply, A
                         .map_err(ApiError::bad_request)?;
                     let fields = Selector::parse(&req.param("fieldSelector").unwrap_or_default())
                         .map_err(ApiError::bad_request)?;
+                    if let Some(bad) = fields
+                        .keys()
+                        .find(|k| !rt.field_labels.is_empty() && !rt.field_labels.contains(k))
+                    {
+                        return Err(ApiError::bad_request(format!(
+                            "field label not supported: {bad}"
+                        )));
+                    }
                     if req.param("watch").is_some_and(|w| w == "true" || w == "1") {
                         let watch = WatchRequest::new(t, ns, labels, fields, |k| req.param(k))?;
                         return Ok(Reply::watch(watches::start(shared.clone(), watch)));
@@ -626,8 +634,8 @@ fn serve_route(shared: &Arc<Shared>, req: &Req, route: Route) -> Result<Reply, A
 fn version() -> Value {
     json!({
         "major": "1",
-        "minor": "33",
-        "gitVersion": "v1.33.0-stand-in",
+        "minor": "34",
+        "gitVersion": "v1.34.0-stand-in",
         "gitCommit": "0000000000000000000000000000000000000000",
         "gitTreeState": "clean",
         "buildDate": "2025-01-01T00:00:00Z",
@@ -886,6 +894,20 @@ mod tests {
         );
         assert!(resource_list("k8s.cni.cncf.io", "v1").is_some());
         assert!(resource_list("apps", "v1").is_none());
-        assert_eq!(group_list()["groups"].as_array().map(Vec::len), Some(2));
+        let dra = resource_list("resource.k8s.io", "v1").unwrap_or_default();
+        let names: Vec<&str> = dra["resources"]
+            .as_array()
+            .map(|r| r.iter().filter_map(|x| x["name"].as_str()).collect())
+            .unwrap_or_default();
+        assert_eq!(
+            names,
+            [
+                "resourceclaims",
+                "resourceclaims/status",
+                "resourceslices",
+                "deviceclasses"
+            ]
+        );
+        assert_eq!(group_list()["groups"].as_array().map(Vec::len), Some(3));
     }
 }

@@ -580,7 +580,7 @@ async fn down_refuses_connections_until_up_again() {
 async fn version_endpoint() {
     let s = setup().await;
     let info = s.client.apiserver_version().await.unwrap();
-    assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "33"));
+    assert_eq!((info.major.as_str(), info.minor.as_str()), ("1", "34"));
 }
 
 #[tokio::test]
@@ -640,4 +640,65 @@ async fn guide_manifests_load() {
     let networks: Value =
         serde_json::from_str(&sample.metadata.annotations.unwrap()[NETWORKS]).unwrap();
     assert_eq!(networks[0]["default-route"], json!(["192.168.2.1"]));
+}
+
+#[tokio::test]
+async fn resource_slices_by_node_and_driver_and_claims_with_status() {
+    use k8s_openapi::api::resource::v1::{ResourceClaim, ResourceSlice};
+    let s = setup().await;
+    for (name, node, driver) in [
+        ("a", "node-1", "nic.example.com"),
+        ("b", "node-2", "nic.example.com"),
+        ("c", "node-1", "gpu.example.com"),
+    ] {
+        s.server
+            .try_insert(json!({
+                "apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice",
+                "metadata": {"name": name},
+                "spec": {"driver": driver, "nodeName": node,
+                         "pool": {"name": node, "generation": 1, "resourceSliceCount": 1}}
+            }))
+            .unwrap();
+    }
+    let slices: Api<ResourceSlice> = Api::all(s.client.clone());
+    let found = slices
+        .list(&ListParams::default().fields("spec.nodeName=node-1,spec.driver=nic.example.com"))
+        .await
+        .unwrap();
+    let names: Vec<_> = found
+        .items
+        .iter()
+        .map(|s| s.metadata.name.clone().unwrap())
+        .collect();
+    assert_eq!(names, ["a"]);
+    // The real server only knows a few field labels for slices.
+    let e = slices
+        .list(&ListParams::default().fields("spec.devices=x"))
+        .await
+        .unwrap_err();
+    assert_eq!(api_code(&e), 400, "{e}");
+    assert!(
+        e.to_string()
+            .contains("field label not supported: spec.devices"),
+        "{e}"
+    );
+
+    // A claim inserted as a fixture keeps the status the scheduler would write.
+    s.server
+        .load_file(guide_dir().join("../dra/resourceclaim.yaml"))
+        .unwrap();
+    let claim = Api::<ResourceClaim>::namespaced(s.client.clone(), "default")
+        .get("sf")
+        .await
+        .unwrap();
+    let results = claim
+        .status
+        .unwrap()
+        .allocation
+        .unwrap()
+        .devices
+        .unwrap()
+        .results
+        .unwrap();
+    assert_eq!(results[0].device, "sf-2");
 }

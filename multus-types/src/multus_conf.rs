@@ -26,6 +26,11 @@ pub const DEFAULT_SYSTEM_NAMESPACES: &[&str] = &["kube-system"];
 /// Default `podLookupTimeout`: the budget of the pod read (2.75 s, what
 /// upstream's 2.5 s of polling and its last 250 ms GET add up to).
 pub const DEFAULT_POD_LOOKUP_TIMEOUT: Duration = Duration::from_millis(2750);
+/// Default `podResourcesSocket`: kubelet's pod-resources API.
+pub const DEFAULT_POD_RESOURCES_SOCKET: &str = "/var/lib/kubelet/pod-resources/kubelet.sock";
+/// Default `deviceCheckpoint`: kubelet's device-plugin checkpoint.
+pub const DEFAULT_DEVICE_CHECKPOINT: &str =
+    "/var/lib/kubelet/device-plugins/kubelet_internal_checkpoint";
 /// The namespace that is global when `globalNamespaces` is empty.
 pub const DEFAULT_GLOBAL_NAMESPACE: &str = "default";
 
@@ -96,6 +101,12 @@ pub struct MultusConf {
     /// `podLookupTimeout` (multus-rs only): how long ADD and DEL may spend
     /// reading the pod from the API server, retries included.
     pub pod_lookup_timeout: Duration,
+    /// `podResourcesSocket` (multus-rs only): kubelet's pod-resources
+    /// socket, asked for the pod's devices when it exists.
+    pub pod_resources_socket: String,
+    /// `deviceCheckpoint` (multus-rs only): the device-plugin checkpoint,
+    /// read for the pod's devices when the socket does not exist.
+    pub device_checkpoint: String,
 }
 
 /// `logOptions`: rotation settings of the log file. Absent keys take the
@@ -190,6 +201,10 @@ struct Raw {
     auxiliary_cni_chain_name: Option<String>,
     #[serde(rename = "podLookupTimeout", default)]
     pod_lookup_timeout: Option<Value>,
+    #[serde(rename = "podResourcesSocket", default)]
+    pod_resources_socket: Option<String>,
+    #[serde(rename = "deviceCheckpoint", default)]
+    device_checkpoint: Option<String>,
 }
 crate::case_insensitive_serde!(Raw);
 
@@ -317,6 +332,8 @@ impl MultusConf {
             retry_delete_on_error: raw.retry_delete_on_error.unwrap_or(false),
             auxiliary_cni_chain_name: raw.auxiliary_cni_chain_name.unwrap_or_default(),
             pod_lookup_timeout,
+            pod_resources_socket: or(raw.pod_resources_socket, DEFAULT_POD_RESOURCES_SOCKET),
+            device_checkpoint: or(raw.device_checkpoint, DEFAULT_DEVICE_CHECKPOINT),
         })
     }
 
@@ -373,6 +390,8 @@ impl MultusConf {
             "retryDeleteOnError": self.retry_delete_on_error,
             "auxiliaryCNIChainName": self.auxiliary_cni_chain_name,
             "podLookupTimeout": format!("{}ms", self.pod_lookup_timeout.as_millis()),
+            "podResourcesSocket": self.pod_resources_socket,
+            "deviceCheckpoint": self.device_checkpoint,
             "effectiveGlobalNamespaces": self.effective_global_namespaces(),
         })
     }
@@ -394,6 +413,8 @@ mod tests {
         assert_eq!(c.conf_dir, DEFAULT_CONF_DIR);
         assert_eq!(c.cni_dir, DEFAULT_CNI_DIR);
         assert_eq!(c.bin_dir, DEFAULT_BIN_DIR);
+        assert_eq!(c.pod_resources_socket, DEFAULT_POD_RESOURCES_SOCKET);
+        assert_eq!(c.device_checkpoint, DEFAULT_DEVICE_CHECKPOINT);
         assert_eq!(c.multus_namespace, "kube-system");
         assert_eq!(c.system_namespaces, ["kube-system"]);
         assert!(c.log_to_stderr && !c.namespace_isolation && !c.retry_delete_on_error);

@@ -60,19 +60,13 @@ async fn add_with(
         _ => None,
     };
 
-    // Devices the device plugins gave the pod (kubelet's checkpoint; absent on nodes without any),
-    // read only if one of the pod's networks names a resource, as upstream.
-    let pod_uid = pod.as_ref().and_then(|p| p.metadata.uid.as_deref());
-    let checkpoint = || match pod_uid {
-        Some(uid) => multus_k8s::devices::checkpoint_resource_map(
-            std::path::Path::new(multus_k8s::devices::DEVICE_CHECKPOINT),
-            uid,
-        ),
-        None => Ok(multus_k8s::devices::ResourceMap::new()),
-    };
+    // The pod's devices (kubelet's pod-resources API or checkpoint, then DRA), read only if one
+    // of the pod's networks names a resource, as upstream.
+    let device_options = multus_k8s::devices::DeviceOptions::from_conf(conf);
+    let devices = multus_k8s::devices::node_devices(client.as_ref(), pod.as_ref(), &device_options);
     let request = ResolveRequest::new(conf, k8s, &args.container_id, &args.ifname)
         .with_pod(pod.as_ref())
-        .with_device_source(&checkpoint);
+        .with_device_source(&devices);
     let plan = options.resolve(client.as_ref(), &request).await?;
     for w in &plan.warnings {
         warning!("{w}");

@@ -77,6 +77,14 @@ pub fn guide_object(file: &str) -> Value {
     objs.remove(0)
 }
 
+/// The one object of a manifest file anywhere.
+pub fn guide_object_at(path: &Path) -> Value {
+    let mut objs = multus_testsupport::read_manifests(path)
+        .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
+    assert_eq!(objs.len(), 1, "{} holds one object", path.display());
+    objs.remove(0)
+}
+
 /// A pod as the runtime knows it.
 #[derive(Debug, Clone)]
 pub struct PodRef {
