@@ -13,9 +13,18 @@ namespace):
   largest process, and the Go bridge plugin is larger than multus);
 * `multus` answering VERSION: start-up alone.
 
-Usage: sudo python3 benches/process/plugin_bench.py [--iterations N] [--binary PATH]
+With --thick, also the thick plugin against the thin one, in the same run,
+both talking to the stand-in Kubernetes API server (a kubeconfig, as in a
+cluster): ADD and DEL through `multus-shim` -> `multus-daemon` (one daemon,
+started once, on a socket directory of its own) vs the thin `multus`, for a
+pod without networks annotation (the default network only: delegates) and a
+pod with two NADs (bridge + host-local each); the shim's size, start-up
+(VERSION) and peak RSS, and the daemon's peak RSS after the run.
+
+Usage: sudo python3 benches/process/plugin_bench.py [--iterations N] [--binary PATH] [--thick]
 Needs GNU time (`apt-get install time`) for the peak RSS.
-Builds the release binary unless --binary is given. Prints a Markdown table.
+Builds the release binaries unless --binary is given (binaries are taken from
+$CARGO_TARGET_DIR, default target/). Prints Markdown tables.
 """
 
 import argparse
@@ -57,7 +66,10 @@ def run(argv, env, stdin):
         os.execve(argv[0], argv, env)
     os.close(read_fd)
     os.close(out_w)
-    os.write(write_fd, stdin)
+    try:
+        os.write(write_fd, stdin)
+    except BrokenPipeError:
+        pass  # VERSION need not read stdin
     os.close(write_fd)
     chunks = []
     while True:
@@ -108,6 +120,9 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--iterations", type=int, default=30)
     parser.add_argument("--binary")
+    parser.add_argument("--thick", action="store_true",
+                        help="also compare multus-shim -> multus-daemon with the thin multus")
+    parser.add_argument("--apiserver", help="stand-in-apiserver binary (default: next to --binary)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark creates a network namespace")
@@ -117,11 +132,15 @@ def main():
         sys.exit(f"{PLUGINS}/bridge is missing: apt-get install containernetworking-plugins")
 
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(root, "target")
     binary = args.binary
     if not binary:
-        subprocess.run(["cargo", "build", "-q", "--release", "--locked", "-p", "multus-cli", "--bin", "multus"],
-                       cwd=root, check=True)
-        binary = os.path.join(root, "target", "release", "multus")
+        build = ["cargo", "build", "-q", "--release", "--locked", "-p", "multus-cli", "--bin", "multus"]
+        if args.thick:
+            build += ["--bin", "multus-daemon", "-p", "multus-shim", "-p", "multus-testsupport",
+                      "--bin", "stand-in-apiserver"]
+        subprocess.run(build, cwd=root, check=True)
+        binary = os.path.join(target, "release", "multus")
 
     tag = f"{os.getpid() % 65536:04x}"
     netns_name, bridge = f"mrs-bench-{tag}", f"mrsbb{tag}"
@@ -198,10 +217,162 @@ def main():
             share = m[cmd][0] - d[cmd][0]
             print(f"multus's own share of {cmd}: {share:.2f} ms of {m[cmd][0]:.2f} ms "
                   f"(ratio through multus / direct = {m[cmd][0] / d[cmd][0]:.2f})")
+        if args.thick:
+            print()
+            thick(args, binary, work, tag, netns, delegate, d)
     finally:
         subprocess.run(["ip", "netns", "del", netns_name], check=False)
-        subprocess.run(["ip", "link", "del", bridge], check=False, stderr=subprocess.DEVNULL)
+        for link in (bridge, f"mrsba{tag}", f"mrsbb{tag}"):
+            subprocess.run(["ip", "link", "del", link], check=False, stderr=subprocess.DEVNULL)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def sibling(binary, name):
+    """A binary of the same build as `binary` (same directory)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(binary)), name)
+    if not os.access(path, os.X_OK):
+        sys.exit(f"{path} is missing: cargo build --release -p multus-cli -p multus-shim "
+                 f"-p multus-testsupport --bin stand-in-apiserver")
+    return path
+
+
+def wait_for(what, check, proc, log, seconds=30):
+    deadline = time.monotonic() + seconds
+    while not check():
+        if proc.poll() is not None:
+            sys.exit(f"{what}: exited with {proc.returncode}: {open(log).read()}")
+        if time.monotonic() > deadline:
+            sys.exit(f"{what}: not ready after {seconds}s: {open(log).read()}")
+        time.sleep(0.02)
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def thick(args, binary, work, tag, netns, delegate, direct):
+    """multus-shim -> multus-daemon vs the thin multus, same pods, same API server."""
+    shim, daemon_bin = sibling(binary, "multus-shim"), sibling(binary, "multus-daemon")
+    apiserver = args.apiserver or sibling(binary, "stand-in-apiserver")
+
+    # The API server: two NADs (bridge + host-local, bridges of the bench's
+    # own) and two pods, one without networks annotation, one with both NADs.
+    def nad(name, br, subnet):
+        config = {"cniVersion": "0.3.1", "name": name, "type": "bridge", "bridge": br,
+                  "ipam": {"type": "host-local", "subnet": subnet, "dataDir": f"{work}/ipam"}}
+        return {"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+                "metadata": {"name": name, "namespace": "default"},
+                "spec": {"config": json.dumps(config)}}
+
+    def pod(name, networks=None):
+        meta = {"name": name, "namespace": "default"}
+        if networks:
+            meta["annotations"] = {"k8s.v1.cni.cncf.io/networks": networks}
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta,
+                "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+
+    objects = [nad("bench-a", f"mrsba{tag}", "10.253.0.0/16"), nad("bench-b", f"mrsbb{tag}", "10.254.0.0/16"),
+               pod("bench-plain"), pod("bench-nads", "bench-a, bench-b")]
+    manifests = []
+    for i, obj in enumerate(objects):
+        path = f"{work}/manifest-{i}.json"
+        with open(path, "w") as f:
+            json.dump(obj, f)
+        manifests.append(path)
+    kubeconfig = f"{work}/kubeconfig"
+    api_log = f"{work}/apiserver.out"
+    api = subprocess.Popen([apiserver, "--kubeconfig-out", kubeconfig, "--load", *manifests],
+                           stdout=open(api_log, "w"), stderr=subprocess.STDOUT)
+    daemon = None
+    try:
+        wait_for("stand-in-apiserver", lambda: "listening on" in open(api_log).read(), api, api_log)
+
+        # The daemon: the user's multus config given as a file (the daemon
+        # keeps serving), its own socket dir, one Kubernetes client.
+        os.makedirs(f"{work}/cni-conf")
+        with open(f"{work}/user-multus.conf", "w") as f:
+            f.write("{}")
+        daemon_config = {
+            "socketDir": f"{work}/run", "multusConfigFile": f"{work}/user-multus.conf",
+            "cniConfigDir": f"{work}/cni-conf", "kubeconfig": kubeconfig, "cniDir": f"{work}/cni-thick",
+            "binDir": PLUGINS,
+        }
+        with open(f"{work}/daemon-config.json", "w") as f:
+            json.dump(daemon_config, f)
+        daemon_log = f"{work}/daemon.log"
+        daemon = subprocess.Popen([daemon_bin, "-config", f"{work}/daemon-config.json"],
+                                  stdout=open(daemon_log, "w"), stderr=subprocess.STDOUT)
+        wait_for("multus-daemon", lambda: os.path.exists(f"{work}/run/multus.sock"), daemon, daemon_log)
+
+        thin_conf = json.dumps({
+            "cniVersion": "0.3.1", "name": "multus-cni-network", "type": "multus",
+            "kubeconfig": kubeconfig, "cniDir": f"{work}/cni-thin", "binDir": PLUGINS,
+            "delegates": [delegate],
+        }).encode()
+        shim_conf = json.dumps({
+            "cniVersion": "0.3.1", "name": "multus-cni-network", "type": "multus-shim",
+            "daemonSocketDir": f"{work}/run", "delegates": [delegate],
+        }).encode()
+
+        def pod_env(command, cid, name):
+            env = cni_env(command, cid, netns)
+            env["CNI_ARGS"] = f"IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME={name}"
+            return env
+
+        def paired(label, pod_name):
+            """Thin and thick interleaved, iteration by iteration, so that
+            the load of this shared machine weighs on both alike."""
+            def op(i):
+                out = {}
+                for arm, argv, conf in (("thin", [binary], thin_conf), ("thick", [shim], shim_conf)):
+                    cid = f"{label}{arm}{i}"
+                    out[f"{arm} ADD"] = checked(run(argv, pod_env("ADD", cid, pod_name), conf), f"{arm} ADD")
+                    out[f"{arm} DEL"] = checked(run(argv, pod_env("DEL", cid, pod_name), conf), f"{arm} DEL")
+                return out
+            op(-1)  # warm up (page cache, the daemon's first connection to the API)
+            m = measure(label, args.iterations, op)
+            return ({cmd: m[f"thin {cmd}"] for cmd in ("ADD", "DEL")},
+                    {cmd: m[f"thick {cmd}"] for cmd in ("ADD", "DEL")})
+
+        thin_plain, thick_plain = paired("plain", "bench-plain")
+        thin_nads, thick_nads = paired("nads", "bench-nads")
+        version = measure("shim-version", args.iterations, lambda _: {"VERSION": checked(
+            run([shim], {"CNI_COMMAND": "VERSION", "PATH": "/usr/bin:/bin"}, b"{}"), "shim VERSION")})
+        daemon_rss = peak_rss_kib(daemon.pid) / 1024
+
+        print(f"thick vs thin: {args.iterations} iterations each, medians; both with the stand-in API "
+              f"server ({apiserver}); peak RSS of the plugin process run by the runtime\n")
+        print("| pod | command | thin `multus` | `multus-shim` -> daemon | thick / thin | peak RSS thin / shim |")
+        print("|---|---|---|---|---|---|")
+        for name, thin_m, thick_m in (("default network only (delegates)", thin_plain, thick_plain),
+                                      ("two NADs (3 attachments)", thin_nads, thick_nads)):
+            for cmd in ("ADD", "DEL"):
+                print(f"| {name} | {cmd} | {thin_m[cmd][0]:.2f} ms | {thick_m[cmd][0]:.2f} ms | "
+                      f"{thick_m[cmd][0] / thin_m[cmd][0]:.2f} | "
+                      f"{thin_m[cmd][1]:.1f} MiB / {thick_m[cmd][1]:.1f} MiB |")
+        print()
+        for cmd in ("ADD", "DEL"):
+            thin_share = thin_plain[cmd][0] - direct[cmd][0]
+            thick_share = thick_plain[cmd][0] - direct[cmd][0]
+            print(f"own share of {cmd} (default network only; minus the bridge plugin run directly, "
+                  f"{direct[cmd][0]:.2f} ms): thin {thin_share:.2f} ms, thick {thick_share:.2f} ms "
+                  f"(thick / thin = {thick_share / thin_share:.2f})")
+        size = os.path.getsize(shim)
+        print(f"\nmultus-shim binary: {shim}: {size / 1e6:.2f} MB ({size} bytes{', stripped by the release profile' if '/release/' in shim else ''}); thin multus "
+              f"{os.path.getsize(binary) / 1e6:.1f} MB (shim / multus = {size / os.path.getsize(binary):.3f})")
+        print(f"multus-shim VERSION (start-up): {version['VERSION'][0]:.2f} ms, peak RSS "
+              f"{version['VERSION'][1]:.1f} MiB")
+        print(f"multus-daemon peak RSS after {4 * (args.iterations + 1)} ADD/DEL pairs: {daemon_rss:.1f} MiB")
+    finally:
+        if daemon is not None:
+            daemon.terminate()
+            daemon.wait(timeout=30)
+        api.terminate()
+        api.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -728,6 +728,138 @@ fn config_manager_seam_with_auto() {
     assert_eq!(manager.calls.lock().unwrap().last().unwrap(), "stop");
 }
 
+// ----- multusConfigFile: auto, with the built daemon -----
+
+/// A daemon config with `multusConfigFile: auto`: the primary network (the
+/// fixture's bridge + host-local) at `<dir>/10-primary.conf`, the generated
+/// config in the same directory (as upstream's `/host/etc/cni/net.d` for
+/// both), a readiness indicator file that exists.
+fn auto_config(fx: &Fixture) -> (Value, PathBuf, PathBuf) {
+    let dir = fx.tmp.path().join("auto-net.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("10-primary.conf"),
+        fx.master_delegate("0.3.1").to_string(),
+    )
+    .unwrap();
+    let indicator = fx.tmp.path().join("ready/default-network");
+    std::fs::create_dir_all(indicator.parent().unwrap()).unwrap();
+    std::fs::write(&indicator, "").unwrap();
+    let mut config = daemon_config(fx, json!({}));
+    config["multusConfigFile"] = json!("auto");
+    config["cniVersion"] = json!("0.3.1");
+    config["cniConfigDir"] = json!(dir);
+    config["multusAutoconfigDir"] = json!(dir);
+    config["readinessindicatorfile"] = json!(indicator);
+    config["daemonSocketDir"] = json!(fx.tmp.path().join("run"));
+    (config, dir, indicator)
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "timed out: {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `auto` with the built daemon: `00-multus.conf` is generated before the
+/// socket answers (type `multus-shim`, `clusterNetwork` = the primary's
+/// path, 0600), rewritten when the primary changes, and removed when the
+/// readiness indicator file goes away, which ends the daemon with status 2.
+#[test]
+fn auto_generates_regenerates_and_exits_2_without_readiness() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let Some(fx) = Fixture::new() else { return };
+    let (config, dir, indicator) = auto_config(&fx);
+    let mut d = Daemon::start(fx.tmp.path(), &config);
+    let generated = dir.join("00-multus.conf");
+    let primary = dir.join("10-primary.conf");
+    let conf: Value = serde_json::from_slice(
+        &std::fs::read(&generated).unwrap_or_else(|e| panic!("{e}: {}", d.stderr())),
+    )
+    .unwrap();
+    assert_eq!(conf["type"], "multus-shim", "{conf}");
+    assert_eq!(conf["cniVersion"], "0.3.1", "{conf}");
+    assert_eq!(conf["name"], "multus-cni-network", "{conf}");
+    assert_eq!(conf["clusterNetwork"], primary.to_str().unwrap(), "{conf}");
+    assert_eq!(
+        conf["daemonSocketDir"],
+        fx.tmp.path().join("run").to_str().unwrap(),
+        "{conf}"
+    );
+    assert!(conf.get("capabilities").is_none(), "{conf}");
+    assert!(conf.get("readinessindicatorfile").is_none(), "{conf}");
+    let mode = std::fs::metadata(&generated).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+
+    // The primary gains a capability: the generated config follows.
+    let mut changed = fx.master_delegate("0.3.1");
+    changed["capabilities"] = json!({"portMappings": true});
+    std::fs::write(&primary, changed.to_string()).unwrap();
+    wait_until("00-multus.conf regenerated", || {
+        std::fs::read(&generated)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            .is_some_and(|c| c["capabilities"] == json!({"portMappings": true}))
+    });
+    assert_status(&d.get("/readyz"), 200);
+
+    std::fs::remove_file(&indicator).unwrap();
+    let status = d.wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(2), "{}", d.stderr());
+    assert!(
+        !generated.exists(),
+        "00-multus.conf left after readiness loss"
+    );
+    assert!(primary.exists(), "the primary is not ours to remove");
+}
+
+/// `auto` with the built daemon, SIGTERM right after an ADD was sent: the
+/// ADD completes, then `00-multus.conf` is removed and the daemon exits 0;
+/// a daemon started again generates it again and DELs the pod.
+#[test]
+fn auto_sigterm_removes_the_generated_config_after_requests() {
+    let Some(fx) = Fixture::new() else { return };
+    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
+    let pod = fx.insert_simple_pod("auto-term", "macvlan-conf-1");
+    let (config, dir, _) = auto_config(&fx);
+    let mut d = Daemon::start(fx.tmp.path(), &config);
+    let generated = dir.join("00-multus.conf");
+    assert!(generated.exists());
+    let shim_conf: Value = serde_json::from_slice(&std::fs::read(&generated).unwrap()).unwrap();
+
+    // An ADD of the generated (shim) config, SIGTERM while it runs.
+    let socket = d.socket.clone();
+    let body = request_body(
+        &env("ADD", &pod, &fx.container_id, fx.ns.path()),
+        &shim_conf,
+        None,
+    );
+    let add = std::thread::spawn(move || daemon_support::http(&socket, "POST", "/cni", &body));
+    std::thread::sleep(Duration::from_millis(50));
+    d.terminate();
+    let a = add.join().unwrap();
+    assert_status(&a, 200);
+    let status = d.wait(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(0), "{}", d.stderr());
+    assert!(!generated.exists(), "00-multus.conf left after SIGTERM");
+    assert_attached(
+        &fx,
+        &pod,
+        &[MASTER, macvlan_conf_1("net1", "default/macvlan-conf-1")],
+    );
+
+    let d = Daemon::start(fx.tmp.path(), &config);
+    let body = request_body(
+        &env("DEL", &pod, &fx.container_id, fx.ns.path()),
+        &shim_conf,
+        None,
+    );
+    assert_status(&d.post("/cni", &body), 200);
+    fx.assert_nothing_left(&[]);
+}
+
 /// Pods and NADs come from the daemon's informer caches: both are watched,
 /// a NAD created after the daemon started is used without a restart, and
 /// an ADD of a pod and NAD already in the caches makes no GET of either.

@@ -21,164 +21,66 @@ mod common;
 
 use std::time::Duration;
 
-use common::{
-    Fixture, MASTER, MASTER_NAME, PodRef, assert_attached, assert_master_result, macvlan_conf_1,
-    macvlan_conf_2, run_multus,
-};
+use common::cases::{self, GuideCase};
+use common::{Fixture, PodRef, Run, assert_master_result, run_multus};
 use multus_testsupport::netns::random_hex;
 use serde_json::json;
 
-// ----- the guide's pods -----
+// ----- the guide's pods (shared with tests/thick.rs: common::cases) -----
 
-/// pod-case-01: `macvlan-conf-1, macvlan-conf-2` (comma form) → eth0 + net1
-/// + net2, net2 from the confDir file of a NAD without spec.
+/// Runs a guide case through `multus`: ADD prints the default network's
+/// result in the master's version (checked further by `check_result`), the
+/// pod is attached as the case expects, DEL leaves nothing.
+fn thin(case: GuideCase, check_result: impl Fn(&Run)) {
+    let Some(fx) = Fixture::new() else { return };
+    let pod = case.prepare(&fx);
+    let conf = fx.conf_versions("0.3.1", case.master_version);
+
+    let run = fx.add(&conf, &pod);
+    run.assert_ok();
+    assert_master_result(&fx, &run, case.master_version);
+    check_result(&run);
+    case.assert_added(&fx, &pod);
+    fx.del(&conf, &pod).assert_ok();
+    fx.assert_nothing_left(&[]);
+}
+
+/// pod-case-01: the comma form (see [`cases::pod_case_01`]).
 #[test]
 fn pod_case_01_comma_form() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.load_macvlan_conf_1_and_2();
-    let pod = fx.load_guide_pod("pod-case-01.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[
-            MASTER,
-            macvlan_conf_1("net1", "default/macvlan-conf-1"),
-            macvlan_conf_2("net2"),
-        ],
-    );
-    // The macvlans hang off the test's master veth.
-    for ifname in ["net1", "net2"] {
-        let link = fx.ns.link(ifname).unwrap();
-        assert_eq!(link["linkinfo"]["info_kind"], "macvlan", "{link}");
-        assert_eq!(link["linkinfo"]["info_data"]["mode"], "bridge", "{link}");
-    }
-    // The delegate cache and one result cache entry per attachment.
-    assert!(fx.delegate_cache().is_file());
-    assert_eq!(
-        fx.result_cache_entries(),
-        sorted(vec![
-            format!("{MASTER_NAME}-{}-eth0", fx.container_id),
-            format!("macvlan-conf-1-{}-net1", fx.container_id),
-            format!("macvlan-conf-2-{}-net2", fx.container_id),
-        ])
-    );
-
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_01(), |_| {});
 }
 
-/// pod-case-02: `testns1/macvlan-conf-3` → net1 from the NAD in testns1.
+/// pod-case-02: a NAD in another namespace.
 #[test]
 fn pod_case_02_other_namespace() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.server
-        .load_file(common::guide("namespace-testns1.yaml"))
-        .unwrap();
-    fx.load_guide_nad("nad-macvlan-conf-3.yaml", None);
-    let pod = fx.load_guide_pod("pod-case-02.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[
-            MASTER,
-            common::Expect {
-                ifname: "net1",
-                prefix: 16,
-                range: ("12.10.1.20", "12.10.3.50"),
-                status_name: "testns1/macvlan-conf-3",
-            },
-        ],
-    );
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_02(), |_| {});
 }
 
-/// pod-case-03: `macvlan-conf-1@macvlan1` → the interface is macvlan1.
+/// pod-case-03: `name@interface`.
 #[test]
 fn pod_case_03_interface_name() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
-    let pod = fx.load_guide_pod("pod-case-03.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[MASTER, macvlan_conf_1("macvlan1", "default/macvlan-conf-1")],
-    );
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_03(), |_| {});
 }
 
-/// pod-case-04: the JSON list form → eth0 + net1 + net2. The master runs
-/// at CNI 1.0.0 under a 0.3.1 multus config: the printed result is the
-/// master's, in the master's version.
+/// pod-case-04: the JSON list form. The master runs at CNI 1.0.0 under a
+/// 0.3.1 multus config: the printed result is the master's, in the master's
+/// version.
 #[test]
 fn pod_case_04_json_list_result_in_master_version() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.load_macvlan_conf_1_and_2();
-    let pod = fx.load_guide_pod("pod-case-04.yaml");
-    let conf = fx.conf_versions("0.3.1", "1.0.0");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "1.0.0");
-    assert!(
-        run.json()["ips"][0].get("version").is_none(),
-        "a 1.0.0 result has no ips[].version: {}",
-        run.stdout
-    );
-    assert_attached(
-        &fx,
-        &pod,
-        &[
-            MASTER,
-            macvlan_conf_1("net1", "default/macvlan-conf-1"),
-            macvlan_conf_2("net2"),
-        ],
-    );
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_04(), |run| {
+        assert!(
+            run.json()["ips"][0].get("version").is_none(),
+            "a 1.0.0 result has no ips[].version: {}",
+            run.stdout
+        );
+    });
 }
 
-/// pod-case-05: `{"name": "macvlan-conf-1", "namespace": "testns1"}`. The
-/// guide never creates macvlan-conf-1 in testns1; this test creates it there
-/// (the guide's manifest with the namespace changed), so net1 comes from
-/// `testns1/macvlan-conf-1`. The guide as written is
-/// `pod_case_05_nad_missing_in_testns1`.
+/// pod-case-05 with macvlan-conf-1 created in testns1.
 #[test]
 fn pod_case_05_json_namespace() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.server
-        .load_file(common::guide("namespace-testns1.yaml"))
-        .unwrap();
-    fx.load_guide_nad("nad-macvlan-conf-1.yaml", Some("testns1"));
-    let pod = fx.load_guide_pod("pod-case-05.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[MASTER, macvlan_conf_1("net1", "testns1/macvlan-conf-1")],
-    );
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_05(), |_| {});
 }
 
 /// pod-case-05 exactly as the guide has it: macvlan-conf-1 exists only in
@@ -215,108 +117,16 @@ fn pod_case_05_nad_missing_in_testns1() {
     fx.assert_nothing_left(&[]);
 }
 
-/// pod-case-06: JSON with `"interface": "macvlan1"` and macvlan-conf-2 →
-/// eth0, macvlan1, net2: the guide's example `ip -d address` output.
+/// pod-case-06: JSON with an interface name: the guide's `ip -d address`.
 #[test]
 fn pod_case_06_json_interface() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.load_macvlan_conf_1_and_2();
-    let pod = fx.load_guide_pod("pod-case-06.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[
-            MASTER,
-            macvlan_conf_1("macvlan1", "default/macvlan-conf-1"),
-            macvlan_conf_2("net2"),
-        ],
-    );
-    for ifname in ["macvlan1", "net2"] {
-        let link = fx.ns.link(ifname).unwrap();
-        assert_eq!(link["linkinfo"]["info_kind"], "macvlan", "{link}");
-        assert_eq!(link["linkinfo"]["info_data"]["mode"], "bridge", "{link}");
-    }
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::pod_case_06(), |_| {});
 }
 
-/// samplepod: `"default-route": ["192.168.2.1"]` on macvlan-conf → the
-/// only IPv4 default route is `via 192.168.2.1 dev net1`; the default
-/// network's own default route on eth0 is gone.
+/// samplepod: `default-route` moves the default route to net1.
 #[test]
 fn samplepod_default_route() {
-    let Some(fx) = Fixture::new() else { return };
-    fx.load_guide_nad("nad-macvlan-conf.yaml", None);
-    let pod = fx.load_guide_pod("samplepod.yaml");
-    let conf = fx.conf("0.3.1");
-
-    let run = fx.add(&conf, &pod);
-    run.assert_ok();
-    assert_master_result(&fx, &run, "0.3.1");
-    assert_attached(
-        &fx,
-        &pod,
-        &[
-            MASTER,
-            common::Expect {
-                ifname: "net1",
-                prefix: 24,
-                range: ("192.168.2.200", "192.168.2.216"),
-                status_name: "default/macvlan-conf",
-            },
-        ],
-    );
-    assert_eq!(
-        fx.ns.default_routes4(),
-        [("192.168.2.1".to_owned(), "net1".to_owned())],
-        "routes: {:#?}",
-        fx.ns.routes4()
-    );
-    // The libcni result cache was rewritten the same way: eth0's default
-    // route dropped, net1's added.
-    let cached_routes = |ifname: &str, network: &str| {
-        let path = fx
-            .cni_dir
-            .join("results")
-            .join(format!("{network}-{}-{ifname}", fx.container_id));
-        let entry: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
-        entry["result"]["routes"].clone()
-    };
-    assert!(
-        cached_routes("eth0", MASTER_NAME)
-            .as_array()
-            .into_iter()
-            .flatten()
-            .all(|r| r["dst"] != "0.0.0.0/0"),
-        "{}",
-        cached_routes("eth0", MASTER_NAME)
-    );
-    assert!(
-        cached_routes("net1", "macvlan-conf")
-            .as_array()
-            .into_iter()
-            .flatten()
-            .any(|r| r["dst"] == "0.0.0.0/0" && r["gw"] == "192.168.2.1"),
-        "{}",
-        cached_routes("net1", "macvlan-conf")
-    );
-    // eth0 keeps its subnet route, nothing else.
-    assert!(
-        fx.ns
-            .routes4()
-            .iter()
-            .any(|r| r["dev"] == "eth0" && r["dst"] == common::MASTER_SUBNET),
-        "{:#?}",
-        fx.ns.routes4()
-    );
-    fx.del(&conf, &pod).assert_ok();
-    fx.assert_nothing_left(&[]);
+    thin(cases::samplepod(), |_| {});
 }
 
 // ----- failures and rollback -----
@@ -664,9 +474,4 @@ fn version_command() {
         }),
         "{run}"
     );
-}
-
-fn sorted(mut v: Vec<String>) -> Vec<String> {
-    v.sort();
-    v
 }

@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use multus_cli::daemon::{self, DaemonConfig, NoConfigManager, config::DEFAULT_CONFIG_PATH};
+use multus_cli::daemon::{self, DaemonConfig, GeneratedConfig, config::DEFAULT_CONFIG_PATH};
 
 const USAGE: &str = "Usage of multus-daemon:
   -config string
@@ -111,7 +111,7 @@ fn main() -> ExitCode {
             return ExitCode::from(3);
         }
     };
-    match runtime.block_on(daemon::run(config, NoConfigManager, signals())) {
+    match runtime.block_on(daemon::run(config, GeneratedConfig::new(), signals())) {
         Ok(code) => ExitCode::from(code),
         Err(e) => fail(e),
     }

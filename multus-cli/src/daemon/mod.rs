@@ -17,6 +17,7 @@
 //! own `logLevel`/`logFile` never reconfigure it (upstream reconfigures the
 //! global logger from every request's merged config).
 
+pub mod auto;
 pub mod config;
 pub mod metrics;
 pub mod request;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
+pub use auto::GeneratedConfig;
 pub use config::DaemonConfig;
 
 use crate::pipeline::{Options, Readiness};
@@ -123,7 +125,8 @@ impl Stopper {
 
 /// The seam of the config generator/manager (`multusConfigFile: auto`):
 /// generates `00-multus.conf` from the primary network's config and keeps
-/// it current. Plugged in by the binary; this module never implements it.
+/// it current. Plugged in by the binary: [`GeneratedConfig`] (over
+/// [`crate::confgen`]), or [`NoConfigManager`].
 pub trait ConfigManager: Send {
     /// Called once at start-up, after the readiness wait and before the
     /// socket is served. An error ends the daemon with exit code 2. `stopper`

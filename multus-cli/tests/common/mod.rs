@@ -11,6 +11,8 @@
 
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod cases;
+
 use std::io::Write;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -155,7 +157,9 @@ pub fn run_multus(env: &[(&str, String)], stdin: &[u8]) -> Run {
     run_plugin(Path::new(env!("CARGO_BIN_EXE_multus")), env, stdin)
 }
 
-/// [`run_multus`] with another plugin binary (e.g. one an image installed).
+/// Runs a CNI plugin binary the way libcni does: `env` on top of this
+/// process's environment (minus in-cluster variables), `stdin`, stdout and
+/// stderr captured; killed after [`RUN_TIMEOUT`].
 pub fn run_plugin(binary: &Path, env: &[(&str, String)], stdin: &[u8]) -> Run {
     let start = Instant::now();
     let mut cmd = Command::new(binary);
@@ -168,7 +172,8 @@ pub fn run_plugin(binary: &Path, env: &[(&str, String)], stdin: &[u8]) -> Run {
     for (k, v) in env {
         cmd.env(k, v);
     }
-    let mut child = cmd.spawn().expect("spawn multus");
+    let name = binary.display().to_string();
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {name}: {e}"));
     let pid = child.id();
     {
         let mut input = child.stdin.take().expect("stdin");
@@ -180,13 +185,13 @@ pub fn run_plugin(binary: &Path, env: &[(&str, String)], stdin: &[u8]) -> Run {
         let _ = tx.send(child.wait_with_output());
     });
     let output = match rx.recv_timeout(RUN_TIMEOUT) {
-        Ok(out) => out.expect("wait for multus"),
+        Ok(out) => out.unwrap_or_else(|e| panic!("wait for {name}: {e}")),
         Err(_) => {
             let _ = nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX)),
                 nix::sys::signal::Signal::SIGKILL,
             );
-            panic!("multus (pid {pid}) did not finish within {RUN_TIMEOUT:?}; killed");
+            panic!("{name} (pid {pid}) did not finish within {RUN_TIMEOUT:?}; killed");
         }
     };
     Run {
