@@ -375,3 +375,163 @@ fn extract(tar: &[u8], wanted: &str, dir: &Path) -> PathBuf {
     }
     panic!("{wanted} not in the archive");
 }
+
+/// The thick DaemonSet: the init container installs `multus-shim` and
+/// `passthru`; the daemon container runs as the manifest says (privileged,
+/// host network and PID namespace, the manifest's mounts, the ConfigMap's
+/// `daemon-config.json`), generates `00-multus.conf` for the shim from the
+/// node's primary config, and serves the guide's pod-case-06 through the
+/// installed shim on the host; `docker stop` removes the generated config.
+///
+/// Emulated for the test: host directories are temporary ones (except `/`
+/// for `hostroot` and `/run/netns`, which must be the real ones for plugins
+/// chrooted into the host to see the pod's namespace); the daemon config
+/// gains the test's kubeconfig (the stand-in API server), `binDir`
+/// `/usr/lib/cni` (where this host has its plugins, mounted at the same
+/// path so the chrooted exec finds them) and the fixture's `cniDir`; the
+/// shim's `daemonSocketDir` points at the emulated host `/run`.
+#[test]
+fn thick_daemonset_serves_pods_through_the_installed_shim() {
+    let Some(fx) = Fixture::new() else { return };
+    let Some(image) = image() else { return };
+    let ds = daemonset("multus-daemonset-thick.yml");
+    let (init, main) = (container(&ds, true), container(&ds, false));
+    let host = fx.tmp.path().join("host");
+    let dirs = [
+        "opt-cni-bin",
+        "etc-cni-net.d",
+        "run",
+        "var-lib-kubelet",
+        "k8s-cni",
+        "config",
+    ];
+    for d in dirs {
+        std::fs::create_dir_all(host.join(d)).unwrap();
+    }
+    let (bin, netd, run, config_dir) = (
+        host.join("opt-cni-bin"),
+        host.join("etc-cni-net.d"),
+        host.join("run"),
+        host.join("config"),
+    );
+
+    // The init container.
+    let (entry, rest) = run_args(&image, &command_line(init));
+    let volume = volume_arg(&bin, &mount_path(init, "cnibin"));
+    let mut args = vec!["run", "--rm", "--network=none", volume.as_str()];
+    args.extend(entry.iter().map(String::as_str));
+    args.extend(rest.iter().map(String::as_str));
+    docker_ok(&args);
+    let shim = bin.join("multus-shim");
+    assert!(bin.join("passthru").is_file(), "passthru not installed");
+    let version = Command::new(&shim)
+        .env("CNI_COMMAND", "VERSION")
+        .output()
+        .unwrap();
+    let version: Value = serde_json::from_slice(&version.stdout).unwrap();
+    assert_eq!(version["cniVersion"], "1.1.0", "{version}");
+
+    // The daemon config from the manifest's ConfigMap, plus what the test needs.
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../deployments/multus-daemonset-thick.yml");
+    let config_map = read_manifests(&path)
+        .unwrap()
+        .into_iter()
+        .find(|d| d["kind"] == "ConfigMap")
+        .expect("the thick manifest has the daemon's ConfigMap");
+    let mut config: Value =
+        serde_json::from_str(config_map["data"]["daemon-config.json"].as_str().unwrap()).unwrap();
+    let config_mount = mount_path(main, "multus-daemon-config");
+    std::fs::copy(&fx.kubeconfig, config_dir.join("stand-in.kubeconfig")).unwrap();
+    config["kubeconfig"] = json!(format!("{config_mount}/stand-in.kubeconfig"));
+    config["binDir"] = json!("/usr/lib/cni");
+    config["cniDir"] = json!(fx.cni_dir);
+    config["confDir"] = json!(mount_path(main, "multus-conf-dir"));
+    std::fs::write(config_dir.join("daemon-config.json"), config.to_string()).unwrap();
+    // The node's primary network: the fixture's bridge + host-local.
+    let master = fx.master_delegate("0.3.1");
+    std::fs::write(netd.join("10-default.conf"), master.to_string()).unwrap();
+    fx.install_macvlan2_conf();
+    std::fs::create_dir_all(&fx.cni_dir).unwrap();
+
+    let name = format!("mrs-image-thick-{}", random_hex(6));
+    let volumes = [
+        volume_arg(&netd, &mount_path(main, "cni")),
+        volume_arg(&bin, &mount_path(main, "cnibin")),
+        volume_arg(&run, &mount_path(main, "host-run")),
+        volume_arg(&fx.cni_dir, &fx.cni_dir.display().to_string()),
+        volume_arg(
+            &host.join("var-lib-kubelet"),
+            &mount_path(main, "host-var-lib-kubelet"),
+        ),
+        volume_arg(
+            &host.join("k8s-cni"),
+            &mount_path(main, "host-run-k8s-cni-cncf-io"),
+        ),
+        volume_arg(Path::new("/run/netns"), &mount_path(main, "host-run-netns")),
+        volume_arg(&config_dir, &config_mount),
+        volume_arg(Path::new("/"), &mount_path(main, "hostroot")),
+        volume_arg(&fx.conf_dir, &mount_path(main, "multus-conf-dir")),
+        "--volume=/usr/lib/cni:/usr/lib/cni:ro".to_owned(),
+    ];
+    let name_arg = format!("--name={name}");
+    let (entry, rest) = run_args(&image, &command_line(main));
+    let mut args = vec![
+        "run",
+        "--detach",
+        "--privileged",
+        "--network=host",
+        "--pid=host",
+        &name_arg,
+        "--env=MULTUS_NODE_NAME=",
+    ];
+    args.extend(volumes.iter().map(String::as_str));
+    args.extend(entry.iter().map(String::as_str));
+    args.extend(rest.iter().map(String::as_str));
+    docker_ok(&args);
+    let running = Running(name.clone());
+
+    let generated = netd.join("00-multus.conf");
+    wait_for_file(&generated, "the generated 00-multus.conf");
+    wait_for_file(&run.join("multus/multus.sock"), "the daemon's socket");
+    assert_eq!(mode(&generated), 0o600);
+    let mut shim_conf: Value =
+        serde_json::from_str(&std::fs::read_to_string(&generated).unwrap()).unwrap();
+    assert_eq!(shim_conf["type"], "multus-shim", "{shim_conf}");
+    assert_eq!(
+        shim_conf["clusterNetwork"],
+        format!("{}/10-default.conf", mount_path(main, "cni")),
+        "{shim_conf}"
+    );
+    // On a node the host's /run is the container's /host/run: the shim's default
+    // /run/multus/ is the daemon's socket. Here /run is emulated.
+    shim_conf["daemonSocketDir"] = json!(run.join("multus"));
+
+    // The guide's pod-case-06 through the installed shim.
+    fx.load_macvlan_conf_1_and_2();
+    let pod = fx.load_guide_pod("pod-case-06.yaml");
+    let add = fx.run_binary(&shim, "ADD", &shim_conf, &pod);
+    if !add.status.success() {
+        let logs = docker(&["logs", &name]);
+        panic!(
+            "shim ADD failed: {add}\n--- daemon logs ---\n{}{}",
+            String::from_utf8_lossy(&logs.stdout),
+            String::from_utf8_lossy(&logs.stderr)
+        );
+    }
+    assert_attached(
+        &fx,
+        &pod,
+        &[
+            MASTER,
+            macvlan_conf_1("macvlan1", "default/macvlan-conf-1"),
+            macvlan_conf_2("net2"),
+        ],
+    );
+    fx.run_binary(&shim, "DEL", &shim_conf, &pod).assert_ok();
+    fx.assert_nothing_left(&[]);
+
+    docker_ok(&["stop", "--time=10", &name]);
+    assert!(!generated.exists(), "00-multus.conf left after stop");
+    drop(running);
+}
