@@ -312,34 +312,41 @@ pub async fn explain_pod<S: NadSource + Sync + ?Sized>(
     }
 
     let mut ifnames = BTreeSet::new();
-    for attachment in plan.attachments {
-        if report.error.is_none() {
-            if let Err(e) = validate_ifname(&attachment.ifname) {
-                report.error = Some(Failure {
-                    kind: "interface-name",
-                    message: in_pod(e.into()),
-                });
-            } else if !ifnames.insert(attachment.ifname.clone()) {
-                // The earlier attachment created it: the pre-ADD check refuses.
-                report.error = Some(Failure {
-                    kind: "interface-name",
-                    message: in_pod(crate::Error::IfnameTaken(attachment.ifname.clone())),
-                });
-            }
-        }
-        let rt = match ctx.runtime_conf(&attachment, Command::Add) {
-            Ok(rt) => rt,
-            Err(e) => {
-                if report.error.is_none() {
-                    report.error = Some(Failure {
-                        kind: "request",
-                        message: in_pod(e.into()),
-                    });
-                }
-                RuntimeConf::new(CONTAINER_ID, NETNS, attachment.ifname.as_str())
-                    .with_args(ctx.delegate_args())
-            }
+    for (index, attachment) in plan.attachments.into_iter().enumerate() {
+        // The checks the runner makes before each delegate's ADD; a failure
+        // reads as the pipeline reports it.
+        let refused = validate_ifname(&attachment.ifname)
+            .err()
+            .or_else(|| {
+                (!ifnames.insert(attachment.ifname.clone())).then(|| {
+                    // The earlier attachment created it.
+                    multus_delegate::Error::hook(crate::Error::IfnameTaken(
+                        attachment.ifname.clone(),
+                    ))
+                })
+            })
+            .map(|e| ("interface-name", e));
+        let (rt, refused) = match ctx.runtime_conf(&attachment, Command::Add) {
+            Ok(rt) => (Some(rt), refused),
+            Err(e) => (None, refused.or(Some(("request", e)))),
         };
+        if let (None, Some((kind, source))) = (&report.error, refused) {
+            let e = multus_delegate::Error::DelegateAdd {
+                pod: ctx.pod_label(),
+                network: attachment.network_name().to_owned(),
+                index,
+                source: Box::new(source),
+                rollback_errors: Vec::new(),
+            };
+            report.error = Some(Failure {
+                kind,
+                message: e.to_string(),
+            });
+        }
+        let rt = rt.unwrap_or_else(|| {
+            RuntimeConf::new(CONTAINER_ID, NETNS, attachment.ifname.as_str())
+                .with_args(ctx.delegate_args())
+        });
         report.attachments.push(Explained {
             config: delegate_request(&attachment.conf, &rt),
             cni_args: rt.args.to_string(),

@@ -303,7 +303,8 @@ fn two_attachments_asking_for_one_interface_name() {
     assert_eq!(report["error"]["kind"], "interface-name");
     assert_eq!(
         report["error"]["message"],
-        "Multus: [default/broken/]: validateIfName: interface name net2 already exists"
+        "[default/broken/:macvlan-conf-2]: error adding container to network \"macvlan-conf-2\": \
+         validateIfName: interface name net2 already exists"
     );
     assert_eq!(
         plan(&report),
