@@ -395,3 +395,64 @@ fn help_and_usage_errors() {
     );
     assert!(run.stdout.is_empty());
 }
+
+#[test]
+fn pod_and_nads_from_a_live_cluster() {
+    let api = multus_testsupport::ApiServer::start_blocking().unwrap();
+    for file in [
+        "namespace-testns1.yaml",
+        "nad-macvlan-conf-1.yaml",
+        "nad-macvlan-conf-2.yaml",
+        "pod-case-06.yaml",
+    ] {
+        api.load_file(guide().join(file)).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let kubeconfig = dir.path().join("kubeconfig");
+    api.write_kubeconfig(&kubeconfig).unwrap();
+    let kubeconfig = kubeconfig.display().to_string();
+    let live = |name: &str| {
+        explain(&[
+            "--config",
+            "00-multus.conf",
+            "--conf-dir",
+            ".",
+            "--kubeconfig",
+            &kubeconfig,
+            "--namespace",
+            "default",
+            "--name",
+            name,
+            "--output",
+            "json",
+        ])
+    };
+
+    let run = live("pod-case-06");
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report = run.json();
+    assert_eq!(
+        plan(&report),
+        owned(&[
+            ("flannel.1", "eth0", true),
+            ("default/macvlan-conf-1", "macvlan1", false),
+            ("default/macvlan-conf-2", "net2", false),
+        ])
+    );
+    // The pod's UID, as the API server gave it, is in CNI_ARGS.
+    let uid = api.pod("default", "pod-case-06").unwrap()["metadata"]["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        report["attachments"][0]["cniArgs"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("K8S_POD_UID={uid}")),
+        "{report}"
+    );
+
+    let run = live("no-such-pod");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.json()["error"]["kind"], "pod-not-found");
+}
