@@ -456,3 +456,50 @@ fn pod_and_nads_from_a_live_cluster() {
     assert_eq!(run.code, 1);
     assert_eq!(run.json()["error"]["kind"], "pod-not-found");
 }
+
+#[test]
+fn conflist_gets_runtime_config_by_capabilities() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = serde_json::json!({
+        "cniVersion": "1.0.0", "name": "chain",
+        "plugins": [
+            {"type": "macvlan", "master": "eth1", "ipam": {"type": "static"}},
+            {"type": "tuning", "capabilities": {"mac": true}}
+        ]
+    });
+    let nad = serde_json::json!({
+        "apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+        "metadata": {"name": "chain"},
+        "spec": {"config": config.to_string()}
+    });
+    let nad = write(dir.path(), "chain.json", &nad.to_string());
+    let pod = pod_with_networks(
+        dir.path(),
+        r#"[{"name": "chain", "mac": "c2:00:00:00:00:07"}]"#,
+    );
+    let run = explain(&[
+        "--config",
+        "00-multus.conf",
+        "--pod",
+        &pod,
+        "--nad",
+        &nad,
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let chain = &run.json()["attachments"][1];
+    let plugins = chain["config"]["plugins"].as_array().unwrap();
+    assert_eq!(chain["config"]["name"], "chain");
+    // Each plugin as libcni sends it: the list's name and version injected,
+    // runtimeConfig only where the capability is enabled.
+    assert_eq!(plugins[0]["name"], "chain");
+    assert_eq!(plugins[0]["cniVersion"], "1.0.0");
+    assert!(plugins[0].get("runtimeConfig").is_none(), "{chain}");
+    assert_eq!(
+        plugins[1]["runtimeConfig"],
+        serde_json::json!({"mac": "c2:00:00:00:00:07"})
+    );
+    let args = chain["cniArgs"].as_str().unwrap();
+    assert!(args.ends_with(";MAC=c2:00:00:00:00:07"), "{args}");
+}
