@@ -21,7 +21,9 @@ use std::process::ExitCode;
 use clap::{Parser, ValueEnum};
 use k8s_openapi::api::core::v1::Pod;
 use multus_delegate::multus::{Attachment, PodContext};
-use multus_delegate::{Command, RuntimeConf, plugin_request, validate_ifname};
+use multus_delegate::{
+    Command, RuntimeConf, plugin_request, validate_ifname, validate_network_name,
+};
 use multus_k8s::devices::ResourceMap;
 use multus_k8s::nad::NetworkAttachmentDefinition;
 use multus_k8s::{NadSource, ResolveRequest, resolve_with};
@@ -313,23 +315,37 @@ pub async fn explain_pod<S: NadSource + Sync + ?Sized>(
 
     let mut ifnames = BTreeSet::new();
     for (index, attachment) in plan.attachments.into_iter().enumerate() {
-        // The checks the runner makes before each delegate's ADD; a failure
-        // reads as the pipeline reports it.
-        let refused = validate_ifname(&attachment.ifname)
-            .err()
+        // The checks the runner makes before each delegate's ADD, in its
+        // order; a failure reads as the pipeline reports it.
+        let taken = !ifnames.insert(attachment.ifname.clone());
+        let (rt, refused) = match ctx.runtime_conf(&attachment, Command::Add) {
+            Ok(rt) => (Some(rt), None),
+            Err(e) => (None, Some(("request", e))),
+        };
+        let refused = refused
             .or_else(|| {
-                (!ifnames.insert(attachment.ifname.clone())).then(|| {
-                    // The earlier attachment created it.
-                    multus_delegate::Error::hook(crate::Error::IfnameTaken(
-                        attachment.ifname.clone(),
-                    ))
+                // The earlier attachment created it.
+                taken.then(|| {
+                    let e = crate::Error::IfnameTaken(attachment.ifname.clone());
+                    ("interface-name", multus_delegate::Error::hook(e))
                 })
             })
-            .map(|e| ("interface-name", e));
-        let (rt, refused) = match ctx.runtime_conf(&attachment, Command::Add) {
-            Ok(rt) => (Some(rt), refused),
-            Err(e) => (None, refused.or(Some(("request", e)))),
-        };
+            .or_else(|| {
+                let version = match &attachment.conf {
+                    DelegateConf::Single(c) => c.cni_version().map(drop),
+                    DelegateConf::List(l) => l.cni_version().map(drop),
+                };
+                version
+                    .map_err(multus_delegate::Error::from)
+                    .and_then(|()| validate_network_name(attachment.network_name()))
+                    .err()
+                    .map(|e| ("config", e))
+            })
+            .or_else(|| {
+                validate_ifname(&attachment.ifname)
+                    .err()
+                    .map(|e| ("interface-name", e))
+            });
         if let (None, Some((kind, source))) = (&report.error, refused) {
             let e = multus_delegate::Error::DelegateAdd {
                 pod: ctx.pod_label(),
