@@ -503,3 +503,47 @@ fn conflist_gets_runtime_config_by_capabilities() {
     let args = chain["cniArgs"].as_str().unwrap();
     assert!(args.ends_with(";MAC=c2:00:00:00:00:07"), "{args}");
 }
+
+#[test]
+fn missing_conf_dir_file_and_ecmp() {
+    // macvlan-conf-2's NAD has no spec.config: without --conf-dir the
+    // config's default confDir (absent here) is searched.
+    let run = explain(&[
+        "--config",
+        "00-multus.conf",
+        "--pod",
+        "pod-case-01.yaml",
+        "--nad",
+        ".",
+        "--conf-dir",
+        "/nonexistent-multus-explain",
+        "--output",
+        "json",
+    ]);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    assert_eq!(report["error"]["kind"], "config");
+    assert_eq!(
+        report["error"]["message"],
+        "Multus: [default/pod-case-01/]: No networks found in /nonexistent-multus-explain \
+         (pod default/pod-case-01, network default/macvlan-conf-2)"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let pod = pod_with_networks(
+        dir.path(),
+        r#"[{"name": "macvlan-conf-1", "default-route": ["10.10.0.254"]},
+            {"name": "macvlan-conf", "default-route": ["192.168.2.1"]}]"#,
+    );
+    let run = explain_guide("00-multus.conf", &pod);
+    assert_eq!(run.code, 1);
+    let report = run.json();
+    assert_eq!(report["error"]["kind"], "default-route");
+    assert!(
+        report["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("multus does not support ECMP for default-route"),
+        "{report}"
+    );
+}
