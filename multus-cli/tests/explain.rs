@@ -354,6 +354,18 @@ fn devices_come_from_resources() {
     let sriov = &run.json()["attachments"][1];
     assert_eq!(sriov["deviceID"], "0000:03:00.1");
     assert_eq!(sriov["config"]["deviceID"], "0000:03:00.1");
+
+    // Without the devices: a warning, and ADD still goes ahead.
+    let run = explain(&["--config", "00-multus.conf", "--pod", &pod, "--nad", &nad]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains(
+            "warnings:\n  network default/sriov: no unused device of resource intel.com/sriov \
+             is allocated to pod default/broken\n"
+        ),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
