@@ -127,3 +127,40 @@ fn main() -> ExitCode {
     println!("{response:#}");
     code
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(isolation: bool, networks: &str) -> Result<Vec<String>, String> {
+        let args = Args {
+            namespace: "default".into(),
+            isolation,
+            networks: networks.into(),
+        };
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .map_err(|e| e.to_string())?
+            .block_on(validate(&args))
+    }
+
+    #[test]
+    fn admits_and_denies_like_multus() {
+        assert_eq!(
+            check(false, "macvlan-conf-1@macvlan1, testns1/macvlan-conf-3"),
+            Ok(vec![
+                "eth0 <- cluster".to_owned(),
+                "macvlan1 <- default/macvlan-conf-1".to_owned(),
+                "net2 <- testns1/macvlan-conf-3".to_owned(),
+            ])
+        );
+        let denied = |isolation, networks| check(isolation, networks).err().unwrap_or_default();
+        assert!(denied(true, "testns1/macvlan-conf-3").contains("namespace isolation enabled"));
+        assert!(denied(false, "nope").contains("(nope) in namespace (default)"));
+        assert!(
+            denied(false, "macvlan-conf-1@net2, macvlan-conf-2")
+                .contains("net2 is asked for twice")
+        );
+        assert!(denied(false, "[{").contains("k8s.v1.cni.cncf.io/networks"));
+    }
+}
