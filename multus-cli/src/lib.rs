@@ -9,6 +9,7 @@ pub mod confgen;
 #[cfg(feature = "daemon")]
 pub mod daemon;
 pub mod entrypoint;
+pub mod explain;
 pub mod logging;
 pub mod pipeline;
 pub mod skel;

@@ -9,6 +9,12 @@ use multus_cli::skel::{self, Invocation};
 use multus_types::{CniError, ErrorCode, ToCniError};
 
 fn main() -> ExitCode {
+    // `multus explain ...`: the runtime never passes arguments, so this
+    // cannot be a CNI call.
+    let mut args = std::env::args_os().skip(1);
+    if args.next().is_some_and(|a| a == "explain") {
+        return multus_cli::explain::main(args);
+    }
     if let Some(code) = flags() {
         return code;
     }
