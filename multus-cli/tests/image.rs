@@ -454,6 +454,11 @@ fn thick_daemonset_serves_pods_through_the_installed_shim() {
     fx.install_macvlan2_conf();
     std::fs::create_dir_all(&fx.cni_dir).unwrap();
 
+    // What the docker flags below stand for, as the manifest says it.
+    let pod_spec = &ds["spec"]["template"]["spec"];
+    assert_eq!(pod_spec["hostNetwork"], true);
+    assert_eq!(pod_spec["hostPID"], true);
+    assert_eq!(main["securityContext"]["privileged"], true);
     let name = format!("mrs-image-thick-{}", random_hex(6));
     let volumes = [
         volume_arg(&netd, &mount_path(main, "cni")),
@@ -476,10 +481,17 @@ fn thick_daemonset_serves_pods_through_the_installed_shim() {
     ];
     let name_arg = format!("--name={name}");
     let (entry, rest) = run_args(&image, &command_line(main));
+    // The manifest's `privileged: true`. This machine's root has every
+    // capability but CAP_SYS_RESOURCE, so `--privileged` itself cannot start
+    // a container here: every other capability, no seccomp or AppArmor
+    // profile stands in for it.
     let mut args = vec![
         "run",
         "--detach",
-        "--privileged",
+        "--cap-add=ALL",
+        "--cap-drop=SYS_RESOURCE",
+        "--security-opt=seccomp=unconfined",
+        "--security-opt=apparmor=unconfined",
         "--network=host",
         "--pid=host",
         &name_arg,
