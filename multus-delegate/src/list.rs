@@ -561,20 +561,17 @@ impl CniConfig {
         let env = PluginEnv::new(Command::Del, rt, &self.bin_dirs);
         // A plugin that cannot be found is skipped, not the end of the DEL:
         // stopping there (as libcni does) would leave every plugin before it,
-        // the IPAM allocation among them, in place for good. When the
-        // attachment was added (its result is cached), the first one missing
-        // is still the error, after the others were deleted; when it never
-        // was, the missing plugin cannot hold anything and DEL succeeds, so a
-        // pod whose ADD failed on it can still be torn down.
-        let was_added = self.cache.path(name, cid, ifname).is_ok_and(|p| p.exists());
+        // the IPAM allocation among them, in place for good. The first one
+        // missing is still the error, after the others were deleted.
         let mut missing = None;
         for plugin in net.plugins.iter().rev() {
             let path = match self.find_plugin(plugin.plugin_type()) {
                 Ok(path) => path,
-                Err(e) => {
+                Err(e @ Error::PluginNotFound { .. }) => {
                     missing.get_or_insert_with(|| net.plugin_failed(plugin, Command::Del)(e));
                     continue;
                 }
+                Err(e) => return Err(net.plugin_failed(plugin, Command::Del)(e)),
             };
             let request = plugin_request(plugin, name, net.version_str, prev.clone(), rt);
             self.exec
@@ -583,7 +580,7 @@ impl CniConfig {
                 .map(drop)
                 .map_err(net.plugin_failed(plugin, Command::Del))?;
         }
-        if let Some(e) = missing.filter(|_| was_added) {
+        if let Some(e) = missing {
             return Err(e);
         }
         // As libcni: forget the attachment, whatever the version.

@@ -541,9 +541,24 @@ impl Runner {
         conf: &DelegateConf,
         rt: &RuntimeConf,
     ) -> Result<(), Error> {
-        let outcome = match conf {
-            DelegateConf::Single(c) => self.cni.del_network(c, rt).await,
-            DelegateConf::List(l) => self.cni.del_network_list(l, rt).await,
+        let (outcome, network) = match conf {
+            DelegateConf::Single(c) => (self.cni.del_network(c, rt).await, c.name()),
+            DelegateConf::List(l) => (self.cni.del_network_list(l, rt).await, l.name()),
+        };
+        // A plugin that cannot be found, in an attachment libcni never cached
+        // (its ADD never completed, e.g. it failed on that very plugin):
+        // nothing of it can exist, and an error would fail the pod's DEL for
+        // good. The other plugins of a list were deleted all the same.
+        let never_added = || {
+            !self
+                .cni
+                .cache()
+                .path(network, &rt.container_id, &rt.ifname)
+                .is_ok_and(|p| p.exists())
+        };
+        let outcome = match outcome {
+            Err(e) if matches!(e.root(), Error::PluginNotFound { .. }) && never_added() => Ok(()),
+            other => other,
         };
         // Only the device-info file generated for this attachment, never a
         // path the runtime put in its runtimeConfig (upstream removes
