@@ -41,8 +41,9 @@ bin=${CARGO_TARGET_DIR:-target}/$profile
 if [ "$mode" = thick ]; then
     echo "== building multus-daemon, multus-shim and the stand-in API server"
     # shellcheck disable=SC2086
-    cargo build -q --locked ${DEMO_CARGO_FLAGS:-} -p multus-cli --bin multus-daemon -p multus-shim \
-        -p multus-testsupport --bin stand-in-apiserver
+    # (--bin filters every selected package, so each binary is named.)
+    cargo build -q --locked ${DEMO_CARGO_FLAGS:-} -p multus-cli -p multus-shim -p multus-testsupport \
+        --bin multus-daemon --bin multus-shim --bin stand-in-apiserver
 else
     echo "== building multus and the stand-in API server"
     # shellcheck disable=SC2086
