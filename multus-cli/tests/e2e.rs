@@ -137,45 +137,11 @@ fn samplepod_default_route() {
 #[test]
 fn failing_attachment_rolls_back_everything() {
     let Some(fx) = Fixture::new() else { return };
-    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
-    fx.insert_nad(
-        "default",
-        "bad-tuning",
-        json!({
-            "cniVersion": "0.4.0",
-            "name": "bad-tuning",
-            "plugins": [
-                {
-                    "type": "macvlan",
-                    "master": "eth1",
-                    "mode": "bridge",
-                    "ipam": {"type": "host-local", "subnet": "10.77.0.0/16"}
-                },
-                {"type": "tuning", "sysctl": {"net.core.mrs_e2e_does_not_exist": "1"}}
-            ]
-        }),
-    );
-    let pod = fx.insert_simple_pod("mrs-fail", "macvlan-conf-1, bad-tuning");
+    let pod = cases::load_failing_attachment(&fx, "mrs-fail");
     let conf = fx.conf("0.3.1");
 
     let run = fx.add(&conf, &pod);
-    let err = run.assert_failed();
-    let msg = err["msg"].as_str().unwrap();
-    assert!(
-        msg.contains(&format!(
-            "[{}:bad-tuning]: error adding container to network \"bad-tuning\"",
-            pod.label()
-        )),
-        "{run}"
-    );
-    assert!(msg.contains("mrs_e2e_does_not_exist"), "{run}");
-    fx.assert_nothing_left(&[]);
-    assert!(
-        fx.server
-            .pod_annotation(&pod.namespace, &pod.name, common::NETWORK_STATUS)
-            .is_none(),
-        "no network-status for a failed ADD"
-    );
+    cases::assert_failing_attachment_rolled_back(&fx, &pod, &run);
     // The runtime DELs after a failed ADD: nothing to do, success.
     fx.del(&conf, &pod).assert_ok();
     fx.assert_nothing_left(&[]);

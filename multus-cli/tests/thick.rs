@@ -217,40 +217,11 @@ fn samplepod_default_route() {
 #[test]
 fn failing_attachment_leaves_nothing() {
     let Some(fx) = Fixture::new() else { return };
-    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
-    fx.insert_nad(
-        "default",
-        "bad-tuning",
-        json!({
-            "cniVersion": "0.4.0",
-            "name": "bad-tuning",
-            "plugins": [
-                {"type": "macvlan", "master": "eth1", "mode": "bridge",
-                 "ipam": {"type": "host-local", "subnet": "10.77.0.0/16"}},
-                {"type": "tuning", "sysctl": {"net.core.mrs_thick_does_not_exist": "1"}}
-            ]
-        }),
-    );
-    let pod = fx.insert_simple_pod("thick-fail", "macvlan-conf-1, bad-tuning");
+    let pod = cases::load_failing_attachment(&fx, "thick-fail");
     let t = Thick::start(&fx, "0.3.1");
 
     let run = t.shim(&fx, "ADD", &pod);
-    let err = run.assert_failed();
-    let msg = err["msg"].as_str().unwrap();
-    assert!(
-        msg.contains(&format!(
-            "[{}:bad-tuning]: error adding container to network \"bad-tuning\"",
-            pod.label()
-        )),
-        "{run}"
-    );
-    assert!(msg.contains("mrs_thick_does_not_exist"), "{run}");
-    fx.assert_nothing_left(&[]);
-    assert!(
-        fx.server
-            .pod_annotation(&pod.namespace, &pod.name, common::NETWORK_STATUS)
-            .is_none()
-    );
+    cases::assert_failing_attachment_rolled_back(&fx, &pod, &run);
     t.shim(&fx, "DEL", &pod).assert_ok();
     fx.assert_nothing_left(&[]);
 }

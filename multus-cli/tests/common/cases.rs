@@ -245,3 +245,54 @@ pub fn samplepod() -> GuideCase {
         },
     }
 }
+
+// ----- a failing attachment -----
+
+/// The sysctl that makes the `bad-tuning` NAD fail: `tuning` cannot set it.
+pub const BAD_SYSCTL: &str = "net.core.mrs_does_not_exist";
+
+/// The guide's macvlan-conf-1 and a NAD `bad-tuning` whose second plugin
+/// fails, and a pod `name` asking for both; returns the pod.
+pub fn load_failing_attachment(fx: &Fixture, name: &str) -> PodRef {
+    fx.load_guide_nad("nad-macvlan-conf-1.yaml", None);
+    fx.insert_nad(
+        "default",
+        "bad-tuning",
+        serde_json::json!({
+            "cniVersion": "0.4.0",
+            "name": "bad-tuning",
+            "plugins": [
+                {"type": "macvlan", "master": "eth1", "mode": "bridge",
+                 "ipam": {"type": "host-local", "subnet": "10.77.0.0/16"}},
+                {"type": "tuning", "sysctl": {BAD_SYSCTL: "1"}}
+            ]
+        }),
+    );
+    fx.insert_simple_pod(name, "macvlan-conf-1, bad-tuning")
+}
+
+/// What a failed ADD of [`load_failing_attachment`]'s pod must look like,
+/// whichever plugin ran it: the CNI error naming the pod and the network,
+/// nothing of any attachment left, no network-status.
+pub fn assert_failing_attachment_rolled_back(fx: &Fixture, pod: &PodRef, run: &super::Run) {
+    let err = run.assert_failed();
+    let msg = err["msg"].as_str().unwrap();
+    assert!(
+        msg.contains(&format!(
+            "[{}:bad-tuning]: error adding container to network \"bad-tuning\"",
+            pod.label()
+        )),
+        "{run}"
+    );
+    assert!(
+        msg.contains(BAD_SYSCTL.rsplit('.').next().unwrap()),
+        "{run}"
+    );
+    fx.assert_nothing_left(&[]);
+    assert!(
+        fx.server
+            .pod_annotation(&pod.namespace, &pod.name, super::NETWORK_STATUS)
+            .is_none(),
+        "no network-status for a failed ADD"
+    );
+}
