@@ -320,60 +320,54 @@ fn image_holds_the_programs_and_no_shell() {
     );
 }
 
-/// The file names of a tar archive (ustar headers, 512-byte blocks).
-fn list_tar(tar: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
+/// The entries of a tar archive (ustar headers, 512-byte blocks): each
+/// path (prefix joined, no trailing `/`) with its contents.
+fn tar_entries(tar: &[u8]) -> Vec<(String, &[u8])> {
+    let field = |header: &[u8], range: std::ops::Range<usize>| {
+        String::from_utf8_lossy(&header[range])
+            .trim_end_matches('\0')
+            .to_owned()
+    };
+    let mut entries = Vec::new();
     let mut at = 0;
     while at + 512 <= tar.len() {
         let header = &tar[at..at + 512];
         if header.iter().all(|b| *b == 0) {
             break;
         }
-        let name = String::from_utf8_lossy(&header[..100])
-            .trim_end_matches('\0')
-            .to_owned();
-        let prefix = String::from_utf8_lossy(&header[345..500])
-            .trim_end_matches('\0')
-            .to_owned();
+        let (name, prefix) = (field(header, 0..100), field(header, 345..500));
         let size = usize::from_str_radix(
             String::from_utf8_lossy(&header[124..136])
                 .trim_matches(|c: char| c == '\0' || c == ' '),
             8,
         )
         .unwrap_or(0);
-        let full = if prefix.is_empty() {
+        let path = if prefix.is_empty() {
             name
         } else {
             format!("{prefix}/{name}")
         };
-        names.push(full.trim_end_matches('/').to_owned());
+        let body = &tar[(at + 512).min(tar.len())..(at + 512 + size).min(tar.len())];
+        entries.push((path.trim_end_matches('/').to_owned(), body));
         at += 512 + size.div_ceil(512) * 512;
     }
-    names
+    entries
+}
+
+/// The file names of a tar archive.
+fn list_tar(tar: &[u8]) -> Vec<String> {
+    tar_entries(tar).into_iter().map(|(path, _)| path).collect()
 }
 
 /// Writes one file of a tar archive into `dir`.
 fn extract(tar: &[u8], wanted: &str, dir: &Path) -> PathBuf {
-    let mut at = 0;
-    while at + 512 <= tar.len() {
-        let header = &tar[at..at + 512];
-        let name = String::from_utf8_lossy(&header[..100])
-            .trim_end_matches('\0')
-            .to_owned();
-        let size = usize::from_str_radix(
-            String::from_utf8_lossy(&header[124..136])
-                .trim_matches(|c: char| c == '\0' || c == ' '),
-            8,
-        )
-        .unwrap_or(0);
-        if name == wanted {
-            let path = dir.join(Path::new(wanted).file_name().unwrap());
-            std::fs::write(&path, &tar[at + 512..at + 512 + size]).unwrap();
-            return path;
-        }
-        at += 512 + size.div_ceil(512) * 512;
-    }
-    panic!("{wanted} not in the archive");
+    let (_, body) = tar_entries(tar)
+        .into_iter()
+        .find(|(path, _)| path == wanted)
+        .unwrap_or_else(|| panic!("{wanted} not in the archive"));
+    let path = dir.join(Path::new(wanted).file_name().unwrap());
+    std::fs::write(&path, body).unwrap();
+    path
 }
 
 /// The thick DaemonSet: the init container installs `multus-shim` and
