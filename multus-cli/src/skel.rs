@@ -81,6 +81,25 @@ pub fn read_config(input: impl std::io::Read) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// Writes a plugin's answer on stdout; the exit code says whether it got out.
+pub fn print_ok(text: &str) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::FAILURE,
+    }
+}
+
+/// Writes `err` as the CNI error object on stdout; always a failure.
+pub fn print_err(err: &CniError) -> std::process::ExitCode {
+    use std::io::Write as _;
+    let _ = std::io::stdout()
+        .lock()
+        .write_all(error_json(err).as_bytes());
+    std::process::ExitCode::FAILURE
+}
+
 /// Everything the runtime passed for one operation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CmdArgs {

@@ -2,7 +2,6 @@
 //! per pod sandbox and operation, with the CNI environment and the multus
 //! config on stdin.
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use multus_cli::skel::{self, Invocation};
@@ -19,7 +18,7 @@ fn main() -> ExitCode {
         return code;
     }
     if let Err(e) = skel::check_env_encoding(|k| std::env::var_os(k)) {
-        return print_err(&e);
+        return skel::print_err(&e);
     }
     let invocation = skel::invocation(
         |k| std::env::var(k).ok(),
@@ -30,12 +29,12 @@ fn main() -> ExitCode {
             eprintln!("{}", skel::about_text());
             ExitCode::SUCCESS
         }
-        Ok(Invocation::Version) => print_ok(&skel::version_json()),
+        Ok(Invocation::Version) => skel::print_ok(&skel::version_json()),
         Ok(Invocation::Run(args)) => {
             if matches!(args.command, skel::Command::Add | skel::Command::Del) {
                 let override_var = std::env::var("CNI_NETNS_OVERRIDE").ok();
                 if let Err(e) = skel::check_not_own_netns(&args.netns, override_var.as_deref()) {
-                    return print_err(&e);
+                    return skel::print_err(&e);
                 }
             }
             // One thread: the process lives for one operation, and netlink
@@ -46,22 +45,22 @@ fn main() -> ExitCode {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    return print_err(&CniError::new(
+                    return skel::print_err(&CniError::new(
                         ErrorCode::Internal,
                         format!("tokio runtime: {e}"),
                     ));
                 }
             };
             match runtime.block_on(multus_cli::pipeline::run(&args)) {
-                Ok(Some(out)) => print_ok(&out),
+                Ok(Some(out)) => skel::print_ok(&out),
                 Ok(None) => ExitCode::SUCCESS,
                 Err(e) => {
                     multus_cli::error!("{e}");
-                    print_err(&e.to_cni_error())
+                    skel::print_err(&e.to_cni_error())
                 }
             }
         }
-        Err(e) => print_err(&e),
+        Err(e) => skel::print_err(&e),
     }
 }
 
@@ -94,19 +93,4 @@ fn flags() -> Option<ExitCode> {
             Some(ExitCode::from(2))
         }
     }
-}
-
-fn print_ok(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::FAILURE,
-    }
-}
-
-fn print_err(err: &CniError) -> ExitCode {
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(skel::error_json(err).as_bytes());
-    ExitCode::FAILURE
 }

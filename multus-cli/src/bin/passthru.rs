@@ -3,7 +3,7 @@
 //! interfaces, addresses, routes or DNS) in the config's version; DEL, CHECK,
 //! STATUS and GC succeed without doing anything. Spec versions 0.3.0 to 1.1.0.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::process::ExitCode;
 
 use multus_cli::skel::{self, Command, Invocation};
@@ -43,21 +43,21 @@ fn main() -> ExitCode {
                 "cniVersion": CniVersion::CURRENT.as_str(),
                 "supportedVersions": names(),
             });
-            return print_ok(&out.to_string());
+            return skel::print_ok(&out.to_string());
         }
         Ok(Invocation::Run(args)) => args,
-        Err(e) => return print_err(&e),
+        Err(e) => return skel::print_err(&e),
     };
     // skel has accepted any of the seven versions; narrow to ours.
     let version = match CniVersion::parse_or_default(&args.cni_version) {
         Ok(v) if SUPPORTED.contains(&v) => v,
-        Ok(v) => return print_err(&incompatible(v.as_str())),
-        Err(_) => return print_err(&incompatible(&args.cni_version)),
+        Ok(v) => return skel::print_err(&incompatible(v.as_str())),
+        Err(_) => return skel::print_err(&incompatible(&args.cni_version)),
     };
     if matches!(args.command, Command::Add | Command::Del) {
         let override_var = std::env::var("CNI_NETNS_OVERRIDE").ok();
         if let Err(e) = skel::check_not_own_netns(&args.netns, override_var.as_deref()) {
-            return print_err(&e);
+            return skel::print_err(&e);
         }
     }
     if args.command != Command::Add {
@@ -68,8 +68,8 @@ fn main() -> ExitCode {
         ..v1::Result::default()
     });
     match empty.convert_to(version).and_then(|r| r.to_json_string()) {
-        Ok(out) => print_ok(&out),
-        Err(e) => print_err(&CniError::new(
+        Ok(out) => skel::print_ok(&out),
+        Err(e) => skel::print_err(&CniError::new(
             ErrorCode::Internal,
             format!("passthru cni: {e}"),
         )),
@@ -91,19 +91,4 @@ fn incompatible(config: &str) -> CniError {
         "config is {config:?}, plugin supports [{}]",
         quoted.join(" ")
     ))
-}
-
-fn print_ok(text: &str) -> ExitCode {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(_) => ExitCode::FAILURE,
-    }
-}
-
-fn print_err(err: &CniError) -> ExitCode {
-    let _ = std::io::stdout()
-        .lock()
-        .write_all(skel::error_json(err).as_bytes());
-    ExitCode::FAILURE
 }
